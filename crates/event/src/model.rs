@@ -291,7 +291,6 @@ pub struct HttpRecord {
 
 /// What the engine decided after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "action", content = "at")]
 pub enum NextAction {
     /// Delivered; nothing more to do.
     Done,

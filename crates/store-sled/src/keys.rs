@@ -1,0 +1,109 @@
+//! Key layout of the single sled tree.
+//!
+//! Everything lives in one tree so that one `apply_batch` is one atomic unit (sled
+//! batches are atomic within a tree). Each key starts with a one-letter tag; lowercase
+//! tags hold records, uppercase tags are indexes whose values are empty or an id.
+//! Tenant and other ids never contain a NUL byte (they are validated `[A-Za-z0-9_.-]`),
+//! so NUL separates variable-length parts. Times are 8-byte big-endian milliseconds,
+//! so byte order is time order.
+//!
+//! | key | value |
+//! |---|---|
+//! | `s/{name}` | setting bytes |
+//! | `t/{tenant}` | tenant |
+//! | `k/{key_hash}` | API key; `K/{tenant}\0{key_id}` -> key_hash |
+//! | `y/{type}` | operator event type (JSON) |
+//! | `e/{tenant}\0{endpoint}` | endpoint |
+//! | `v/{tenant}\0{event}` | event; `V/{tenant}\0{received_ms}{event}` list index |
+//! | `d/{delivery}` | delivery; `D/{tenant}\0{delivery}`, `E/{tenant}\0{event}\0{delivery}`, `P/{tenant}\0{endpoint}\0{delivery}` |
+//! | `q/{due_ms}{delivery}` | due queue: next attempt, or lease expiry while leased |
+//! | `l/{delivery}` | leased deliveries (released at start-up) |
+//! | `a/{tenant}\0{attempt}` | attempt; `A/{delivery}\0{attempt_no}` -> attempt id |
+
+/// Builds a key from a tag and parts separated by NUL.
+pub(crate) fn key(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let length: usize = parts.iter().map(|part| part.len() + 1).sum();
+    let mut out = Vec::with_capacity(2 + length);
+    out.push(tag);
+    out.push(b'/');
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(part);
+    }
+    out
+}
+
+/// A prefix covering every key `key(tag, parts ++ [anything])`.
+pub(crate) fn prefix(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut out = key(tag, parts);
+    if !parts.is_empty() {
+        out.push(0);
+    }
+    out
+}
+
+/// A due-queue key: time then delivery id.
+pub(crate) fn due(time_ms: u64, delivery: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + delivery.len());
+    out.extend_from_slice(b"q/");
+    out.extend_from_slice(&time_ms.to_be_bytes());
+    out.extend_from_slice(delivery.as_bytes());
+    out
+}
+
+/// Splits a due-queue key into its time and delivery id.
+pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str)> {
+    let time: [u8; 8] = key.get(2..10)?.try_into().ok()?;
+    let delivery = std::str::from_utf8(key.get(10..)?).ok()?;
+    Some((u64::from_be_bytes(time), delivery))
+}
+
+/// The event list index key: received time then event id.
+pub(crate) fn event_index(tenant: &str, received_ms: u64, event: &str) -> Vec<u8> {
+    let mut out = prefix(b'V', &[tenant.as_bytes()]);
+    out.extend_from_slice(&received_ms.to_be_bytes());
+    out.extend_from_slice(event.as_bytes());
+    out
+}
+
+/// The part of `key` after `prefix`, hex encoded: an opaque, ordered list cursor.
+pub(crate) fn cursor_of(key: &[u8], prefix: &[u8]) -> String {
+    key[prefix.len().min(key.len())..]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Decodes a cursor back into the key it was made from; `None` if malformed.
+pub(crate) fn key_of_cursor(cursor: &str, prefix: &[u8]) -> Option<Vec<u8>> {
+    if cursor.len() % 2 != 0 || !cursor.is_ascii() {
+        return None;
+    }
+    let mut out = prefix.to_vec();
+    for index in (0..cursor.len()).step_by(2) {
+        out.push(u8::from_str_radix(&cursor[index..index + 2], 16).ok()?);
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_cursors_round_trip() {
+        assert_eq!(key(b'e', &[b"acme", b"ep_1"]), b"e/acme\0ep_1".to_vec());
+        assert_eq!(prefix(b'e', &[b"acme"]), b"e/acme\0".to_vec());
+        let due_key = due(0x0102, "dlv_x");
+        assert_eq!(parse_due(&due_key), Some((0x0102, "dlv_x")));
+        let pre = prefix(b'D', &[b"acme"]);
+        let full = key(b'D', &[b"acme", b"dlv_9"]);
+        let cursor = cursor_of(&full, &pre);
+        assert_eq!(cursor, "646c765f39");
+        assert_eq!(key_of_cursor(&cursor, &pre), Some(full));
+        assert_eq!(key_of_cursor("zz", &pre), None);
+        assert_eq!(key_of_cursor("abc", &pre), None);
+    }
+}

@@ -1,0 +1,330 @@
+//! The `Store` trait implemented on sled: records, lists and durable writes.
+//!
+//! Durable writes apply one atomic batch and then wait for group commit
+//! (`GroupCommit::durable`); queue operations live in the `queue` module.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_event::{
+    ApiKey, Attempt, Delivery, DeliveryId, Endpoint, EndpointId, Event, EventId, EventTypeDef,
+    Tenant, TenantId, Timestamp,
+};
+use herald_store::{
+    AttemptFilter, Claim, DeliveryFilter, EventFilter, InsertOutcome, Page, PageRequest, Store,
+    StoreError, StoreErrorKind,
+};
+
+use crate::codec::{self, unavailable};
+use crate::{keys, SledStore};
+
+fn id_after<'k>(key: &'k [u8], prefix: &[u8]) -> Result<&'k str, StoreError> {
+    std::str::from_utf8(&key[prefix.len()..])
+        .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "index key", error))
+}
+
+impl SledStore {
+    fn delivery_matches(delivery: &Delivery, tenant: &TenantId, filter: &DeliveryFilter) -> bool {
+        &delivery.tenant == tenant
+            && filter.event_id.as_ref().is_none_or(|id| &delivery.event_id == id)
+            && filter.endpoint_id.as_ref().is_none_or(|id| &delivery.endpoint_id == id)
+            && filter.status.is_none_or(|status| delivery.status == status)
+    }
+
+    fn attempt_matches(attempt: &Attempt, filter: &AttemptFilter) -> bool {
+        filter.endpoint_id.as_ref().is_none_or(|id| &attempt.endpoint_id == id)
+            && filter.event_id.as_ref().is_none_or(|id| &attempt.event_id == id)
+            && filter.delivery_id.as_ref().is_none_or(|id| &attempt.delivery_id == id)
+            && filter.status_code.is_none_or(|code| attempt.status_code == Some(code))
+            && filter.succeeded.is_none_or(|wanted| attempt.succeeded() == wanted)
+    }
+
+    /// Attempts of a known set of deliveries, paginated by attempt id (newest first).
+    fn attempts_of_deliveries(
+        &self,
+        tenant: &TenantId,
+        deliveries: &[String],
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>, StoreError> {
+        let mut attempt_ids = BTreeSet::new();
+        for delivery in deliveries {
+            for entry in self.db.scan_prefix(keys::prefix(b'A', &[delivery.as_bytes()])) {
+                let (_, attempt_id) = entry.map_err(unavailable("scan delivery attempts"))?;
+                attempt_ids.insert(attempt_id.to_vec());
+            }
+        }
+        let cursor = page
+            .cursor
+            .as_deref()
+            .map(|cursor| {
+                keys::key_of_cursor(cursor, b"")
+                    .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor"))
+            })
+            .transpose()?;
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        for attempt_id in attempt_ids.iter().rev() {
+            if cursor.as_ref().is_some_and(|cursor| attempt_id >= cursor) {
+                continue;
+            }
+            let key = keys::key(b'a', &[tenant.as_str().as_bytes(), attempt_id]);
+            let Some(attempt) = self.get_record::<Attempt>(&key)? else { continue };
+            if !Self::attempt_matches(&attempt, filter) {
+                continue;
+            }
+            if items.len() == page.limit.max(1) {
+                next_cursor = items.last().map(|last: &Attempt| keys::cursor_of(last.id.as_str().as_bytes(), b""));
+                break;
+            }
+            items.push(attempt);
+        }
+        Ok(Page { items, next_cursor })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SledStore {
+    async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self.db.get(keys::key(b's', &[name.as_bytes()])).map_err(unavailable("read setting"))?;
+        Ok(value.map(|bytes| bytes.to_vec()))
+    }
+
+    async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.db.insert(keys::key(b's', &[name.as_bytes()]), value).map_err(unavailable("write setting"))?;
+        self.commit.durable().await
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let key = keys::key(b't', &[tenant.id.as_str().as_bytes()]);
+        let swapped = self
+            .db
+            .compare_and_swap(key, None::<&[u8]>, Some(codec::encode(tenant)?))
+            .map_err(unavailable("create tenant"))?;
+        if swapped.is_err() {
+            return Err(StoreError::new(StoreErrorKind::Conflict, "tenant exists"));
+        }
+        self.commit.durable().await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get_record(&keys::key(b't', &[id.as_str().as_bytes()]))
+    }
+
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, StoreError> {
+        self.scan_page(b"t/", page.cursor.as_deref(), page.limit, |_, value| codec::decode(value).map(Some))
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        batch.insert(keys::key(b'k', &[key.key_hash.as_bytes()]), codec::encode(key)?);
+        let index = keys::key(b'K', &[key.tenant.as_str().as_bytes(), key.id.as_str().as_bytes()]);
+        batch.insert(index, key.key_hash.as_bytes());
+        self.apply(batch)?;
+        self.commit.durable().await
+    }
+
+    async fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.get_record(&keys::key(b'k', &[key_hash.as_bytes()]))
+    }
+
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.db.scan_prefix(keys::prefix(b'K', &[tenant.as_str().as_bytes()])).rev() {
+            let (_, hash) = entry.map_err(unavailable("scan api keys"))?;
+            if let Some(key) = self.get_record(&keys::key(b'k', &[&hash]))? {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let index = keys::key(b'K', &[tenant.as_str().as_bytes(), id.as_bytes()]);
+        let Some(hash) = self.db.get(&index).map_err(unavailable("read api key"))? else {
+            return Ok(false);
+        };
+        let mut batch = sled::Batch::default();
+        batch.remove(index);
+        batch.remove(keys::key(b'k', &[&hash]));
+        self.apply(batch)?;
+        self.commit.durable().await?;
+        Ok(true)
+    }
+
+    async fn put_event_type(&self, def: &EventTypeDef) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(def)
+            .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "encode event type", error))?;
+        self.db.insert(keys::key(b'y', &[def.name.as_bytes()]), json).map_err(unavailable("write event type"))?;
+        self.commit.durable().await
+    }
+
+    async fn list_event_types(&self) -> Result<Vec<EventTypeDef>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.db.scan_prefix(b"y/") {
+            let (_, json) = entry.map_err(unavailable("scan event types"))?;
+            let def = serde_json::from_slice(&json).map_err(|error| {
+                StoreError::with_source(StoreErrorKind::Corrupt, "decode event type", error)
+            })?;
+            out.push(def);
+        }
+        Ok(out)
+    }
+
+    async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let key = keys::key(b'e', &[endpoint.tenant.as_str().as_bytes(), endpoint.id.as_str().as_bytes()]);
+        self.db.insert(key, codec::encode(endpoint)?).map_err(unavailable("write endpoint"))?;
+        self.forget_endpoints(&endpoint.tenant);
+        self.commit.durable().await
+    }
+
+    async fn get_endpoint(&self, tenant: &TenantId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        self.load_endpoint(tenant, id)
+    }
+
+    async fn list_endpoints(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<Endpoint>, StoreError> {
+        let prefix = keys::prefix(b'e', &[tenant.as_str().as_bytes()]);
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |_, value| codec::decode(value).map(Some))
+    }
+
+    async fn tenant_endpoints(&self, tenant: &TenantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        {
+            let cache = self.endpoint_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(endpoints) = cache.get(tenant) {
+                return Ok(Arc::clone(endpoints));
+            }
+        }
+        let mut endpoints = Vec::new();
+        for entry in self.db.scan_prefix(keys::prefix(b'e', &[tenant.as_str().as_bytes()])) {
+            let (_, value) = entry.map_err(unavailable("scan endpoints"))?;
+            endpoints.push(codec::decode(&value)?);
+        }
+        let endpoints = Arc::new(endpoints);
+        let mut cache = self.endpoint_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.insert(tenant.clone(), Arc::clone(&endpoints));
+        Ok(endpoints)
+    }
+
+    async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId, now: Timestamp) -> Result<bool, StoreError> {
+        let deleted = self.delete_endpoint_now(tenant, id, now)?;
+        if deleted {
+            self.commit.durable().await?;
+        }
+        Ok(deleted)
+    }
+
+    async fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<InsertOutcome, StoreError> {
+        let tenant = event.tenant.as_str().as_bytes();
+        let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
+        {
+            let _guard = self.lock();
+            if let Some(existing) = self.get_record::<Event>(&event_key)? {
+                let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
+                let deliveries = self.db.scan_prefix(prefix).count();
+                return Ok(InsertOutcome::Duplicate { event: existing, deliveries });
+            }
+            let mut batch = sled::Batch::default();
+            batch.insert(event_key, codec::encode(event)?);
+            let index = keys::event_index(event.tenant.as_str(), event.received_at.as_millis(), event.id.as_str());
+            batch.insert(index, &[]);
+            for delivery in deliveries {
+                Self::add_delivery(&mut batch, delivery)?;
+            }
+            self.apply(batch)?;
+        }
+        self.commit.durable().await?;
+        Ok(InsertOutcome::Inserted)
+    }
+
+    async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError> {
+        self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), id.as_str().as_bytes()]))
+    }
+
+    async fn list_events(&self, tenant: &TenantId, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>, StoreError> {
+        let prefix = keys::prefix(b'V', &[tenant.as_str().as_bytes()]);
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
+            let rest = &key[prefix.len()..];
+            let received: [u8; 8] = rest
+                .get(..8)
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "event index key"))?;
+            let received = Timestamp::from_millis(u64::from_be_bytes(received));
+            if filter.until.is_some_and(|until| received >= until)
+                || filter.since.is_some_and(|since| received < since)
+            {
+                return Ok(None);
+            }
+            let event_id = &rest[8..];
+            let event: Option<Event> = self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), event_id]))?;
+            Ok(event.filter(|event| filter.event_type.as_ref().is_none_or(|wanted| &event.event_type == wanted)))
+        })
+    }
+
+    async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for delivery in deliveries {
+            Self::add_delivery(&mut batch, delivery)?;
+        }
+        self.apply(batch)?;
+        self.commit.durable().await
+    }
+
+    async fn get_delivery(&self, tenant: &TenantId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
+        let delivery: Option<Delivery> = self.get_record(&keys::key(b'd', &[id.as_str().as_bytes()]))?;
+        Ok(delivery.filter(|delivery| &delivery.tenant == tenant))
+    }
+
+    async fn list_deliveries(&self, tenant: &TenantId, filter: &DeliveryFilter, page: &PageRequest) -> Result<Page<Delivery>, StoreError> {
+        let tenant_bytes = tenant.as_str().as_bytes();
+        // Read the narrowest index the filter allows; the rest is checked per record.
+        let prefix = match (&filter.event_id, &filter.endpoint_id) {
+            (Some(event), _) => keys::prefix(b'E', &[tenant_bytes, event.as_str().as_bytes()]),
+            (None, Some(endpoint)) => keys::prefix(b'P', &[tenant_bytes, endpoint.as_str().as_bytes()]),
+            (None, None) => keys::prefix(b'D', &[tenant_bytes]),
+        };
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
+            let id = id_after(key, &prefix)?;
+            let delivery: Option<Delivery> = self.get_record(&keys::key(b'd', &[id.as_bytes()]))?;
+            Ok(delivery.filter(|delivery| Self::delivery_matches(delivery, tenant, filter)))
+        })
+    }
+
+    async fn recover_deliveries(&self, tenant: &TenantId, endpoint: &EndpointId, since: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
+        let recovered = self.recover_now(tenant, endpoint, since, now)?;
+        self.commit.durable().await?;
+        Ok(recovered)
+    }
+
+    async fn claim_due(&self, now: Timestamp, max: usize, lease: Duration) -> Result<Vec<Claim>, StoreError> {
+        self.claim_due_now(now, max, lease)
+    }
+
+    async fn record_attempt(&self, delivery: &Delivery, attempt: Option<&Attempt>) -> Result<(), StoreError> {
+        self.record_attempt_now(delivery, attempt)
+    }
+
+    async fn next_due_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.next_due()
+    }
+
+    async fn list_attempts(&self, tenant: &TenantId, filter: &AttemptFilter, page: &PageRequest) -> Result<Page<Attempt>, StoreError> {
+        if let Some(delivery) = &filter.delivery_id {
+            return self.attempts_of_deliveries(tenant, &[delivery.as_str().to_owned()], filter, page);
+        }
+        if let Some(event) = &filter.event_id {
+            let prefix = keys::prefix(b'E', &[tenant.as_str().as_bytes(), event.as_str().as_bytes()]);
+            let mut deliveries = Vec::new();
+            for entry in self.db.scan_prefix(&prefix) {
+                let (key, _) = entry.map_err(unavailable("scan event deliveries"))?;
+                deliveries.push(id_after(&key, &prefix)?.to_owned());
+            }
+            return self.attempts_of_deliveries(tenant, &deliveries, filter, page);
+        }
+        let prefix = keys::prefix(b'a', &[tenant.as_str().as_bytes()]);
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |_, value| {
+            let attempt: Attempt = codec::decode(value)?;
+            Ok(Self::attempt_matches(&attempt, filter).then_some(attempt))
+        })
+    }
+}

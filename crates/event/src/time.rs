@@ -42,7 +42,7 @@ impl Timestamp {
     }
 
     /// This timestamp plus a duration, saturating.
-    pub fn add(self, duration: Duration) -> Self {
+    pub fn plus(self, duration: Duration) -> Self {
         let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         Timestamp(self.0.saturating_add(millis))
     }

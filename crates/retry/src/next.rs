@@ -82,7 +82,7 @@ pub fn next_attempt(
     if attempts_done >= policy.max_attempts() {
         return Next::GiveUp;
     }
-    let horizon_end = round_started_at.add(policy.horizon);
+    let horizon_end = round_started_at.plus(policy.horizon);
     // Nothing is sent after the horizon, even when the failed attempt itself ran late.
     if now > horizon_end {
         return Next::GiveUp;
@@ -98,7 +98,7 @@ pub fn next_attempt(
     let base_offset = steps
         .iter()
         .fold(Duration::ZERO, |total, delay| total.saturating_add(*delay));
-    let base = round_started_at.add(base_offset);
+    let base = round_started_at.plus(base_offset);
     if base > horizon_end {
         return Next::GiveUp;
     }
@@ -111,7 +111,7 @@ pub fn next_attempt(
     let next = match asked {
         Some(asked) => {
             let wait = asked.since(now).min(policy.retry_after_cap);
-            let earliest = now.add(wait).min(horizon_end);
+            let earliest = now.plus(wait).min(horizon_end);
             planned.max(earliest)
         }
         None => planned,

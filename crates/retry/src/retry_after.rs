@@ -25,7 +25,9 @@ pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Timestamp> {
         // asked for an enormous wait, which the cap in `next_attempt` bounds anyway.
         let seconds: u64 = value.parse().unwrap_or(u64::MAX);
         let millis = seconds.saturating_mul(1000);
-        return Some(Timestamp::from_millis(now.as_millis().saturating_add(millis)));
+        return Some(Timestamp::from_millis(
+            now.as_millis().saturating_add(millis),
+        ));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(Timestamp::from_system_time(date))
@@ -72,7 +74,16 @@ mod tests {
 
     #[test]
     fn refuses_everything_else() {
-        for value in ["", "  ", "soon", "-5", "+5", "1.5", "120s", "2026-10-21T07:28:00Z"] {
+        for value in [
+            "",
+            "  ",
+            "soon",
+            "-5",
+            "+5",
+            "1.5",
+            "120s",
+            "2026-10-21T07:28:00Z",
+        ] {
             check(value, None);
         }
         check("Wed, 21 Oct 2026 07:28:00 PST", None);

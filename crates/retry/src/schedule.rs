@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn ignores_spaces_around_commas() {
-        check(" 30s , 2m,5m ,15m ", Ok(vec![secs(30), secs(120), secs(300), secs(900)]));
+        check(
+            " 30s , 2m,5m ,15m ",
+            Ok(vec![secs(30), secs(120), secs(300), secs(900)]),
+        );
     }
 
     #[test]
@@ -164,7 +167,10 @@ mod tests {
 
     #[test]
     fn refuses_unknown_and_missing_units() {
-        check("30s,5 m", Err(RetryError::UnknownUnit { item: item("5 m") }));
+        check(
+            "30s,5 m",
+            Err(RetryError::UnknownUnit { item: item("5 m") }),
+        );
         check("2w", Err(RetryError::UnknownUnit { item: item("2w") }));
         check("30S", Err(RetryError::UnknownUnit { item: item("30S") }));
         check("30s,30", Err(RetryError::MissingUnit { item: item("30") }));
@@ -173,8 +179,14 @@ mod tests {
     #[test]
     fn refuses_missing_or_fractional_numbers() {
         check("s", Err(RetryError::MissingNumber { item: item("s") }));
-        check("30s,m5", Err(RetryError::MissingNumber { item: item("m5") }));
-        check("1.5h", Err(RetryError::MissingNumber { item: item("1.5h") }));
+        check(
+            "30s,m5",
+            Err(RetryError::MissingNumber { item: item("m5") }),
+        );
+        check(
+            "1.5h",
+            Err(RetryError::MissingNumber { item: item("1.5h") }),
+        );
         check("+5s", Err(RetryError::MissingNumber { item: item("+5s") }));
     }
 
@@ -182,27 +194,40 @@ mod tests {
     fn refuses_delays_too_large_for_milliseconds() {
         check(
             "99999999999999999999s",
-            Err(RetryError::TooLarge { item: item("99999999999999999999s") }),
+            Err(RetryError::TooLarge {
+                item: item("99999999999999999999s"),
+            }),
         );
         check(
             "999999999999999d",
-            Err(RetryError::TooLarge { item: item("999999999999999d") }),
+            Err(RetryError::TooLarge {
+                item: item("999999999999999d"),
+            }),
         );
     }
 
     #[test]
     fn errors_name_the_bad_item() {
         let message = parse_schedule("30s,2x").unwrap_err().to_string();
-        assert_eq!(message, "retry delay \"2x\" has an unknown unit: use ms, s, m, h or d");
+        assert_eq!(
+            message,
+            "retry delay \"2x\" has an unknown unit: use ms, s, m, h or d"
+        );
         let message = parse_schedule("30s,,2m").unwrap_err().to_string();
-        assert_eq!(message, "retry schedule item 2 is empty: remove the extra comma");
+        assert_eq!(
+            message,
+            "retry schedule item 2 is empty: remove the extra comma"
+        );
     }
 
     #[test]
     fn formats_with_the_largest_exact_unit() {
         check_format(&[], "");
         check_format(&[secs(30), secs(120), secs(3600)], "30s,2m,1h");
-        check_format(&[secs(90), Duration::from_millis(1500), secs(86_400)], "90s,1500ms,1d");
+        check_format(
+            &[secs(90), Duration::from_millis(1500), secs(86_400)],
+            "90s,1500ms,1d",
+        );
         check_format(&[secs(36 * 3600), Duration::ZERO], "36h,0s");
     }
 

@@ -69,7 +69,7 @@ impl SledStore {
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
         let _guard = self.lock();
-        let lease_until = now.add(lease);
+        let lease_until = now.plus(lease);
         let end = keys::due(now.as_millis().saturating_add(1), "");
         let mut batch = sled::Batch::default();
         let mut claims = Vec::new();

@@ -1,0 +1,198 @@
+//! Test harness: a store with one tenant and endpoint, a scripted transport, an engine.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use herald_delivery::{Clock, DeliveryConfig, DeliveryDeps, TokioClock};
+use herald_event::{
+    build_envelope, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId, EndpointSecret,
+    Event, EventId, TenantId, Timestamp,
+};
+use herald_retry::RetryPolicy;
+use herald_store::Store;
+use herald_store_sled::{SledConfig, SledStore};
+use herald_transport::{OutboundRequest, Response, Transport, TransportError};
+use sha2::Sha256;
+use tokio::sync::{oneshot, Notify};
+
+pub(crate) const T0: Timestamp = Timestamp::from_millis(1_796_310_245_000);
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// One request the transport received, with the engine's clock at that moment.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub(crate) at: Timestamp,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Sent {
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+    }
+}
+
+/// Answers each request with the next scripted status (the last one repeats).
+#[derive(Debug)]
+pub(crate) struct ScriptedTransport {
+    clock: Arc<dyn Clock>,
+    script: Mutex<VecDeque<(u16, Vec<(String, String)>, &'static str)>>,
+    pub(crate) sent: Mutex<Vec<Sent>>,
+}
+
+#[async_trait::async_trait]
+impl Transport for ScriptedTransport {
+    async fn send(&self, request: OutboundRequest) -> Result<Response, TransportError> {
+        let headers = request
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect();
+        self.sent.lock().unwrap().push(Sent { at: self.clock.now(), headers, body: request.body.to_vec() });
+        let mut script = self.script.lock().unwrap();
+        let (status, headers, body) =
+            if script.len() > 1 { script.pop_front().unwrap() } else { script.front().cloned().unwrap() };
+        Ok(Response {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+            truncated: false,
+            size: Some(body.len() as u64),
+            body_withheld: false,
+        })
+    }
+}
+
+pub(crate) struct Harness {
+    pub(crate) store: Arc<SledStore>,
+    pub(crate) transport: Arc<ScriptedTransport>,
+    pub(crate) tenant: TenantId,
+    pub(crate) endpoint: Endpoint,
+    stop: Option<oneshot::Sender<()>>,
+    engine: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts an engine with `delays` (no jitter) and a transport answering `script`.
+pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)>, &'static str)>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(T0));
+    let store = Arc::new(SledStore::open(&SledConfig::temporary(dir.path()), T0).unwrap());
+    let tenant = TenantId::new("acme");
+    let endpoint = Endpoint {
+        id: EndpointId::new("ep_1"),
+        tenant: tenant.clone(),
+        url: "https://hooks.example.com/in".to_owned(),
+        description: String::new(),
+        event_types: vec!["*".to_owned()],
+        enabled: true,
+        disabled_reason: None,
+        secrets: vec![EndpointSecret { secret: SECRET.to_owned(), created_at: T0, expires_at: None }],
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.put_endpoint(&endpoint).await.unwrap();
+    let transport = Arc::new(ScriptedTransport {
+        clock: Arc::clone(&clock),
+        script: Mutex::new(script.into()),
+        sent: Mutex::new(Vec::new()),
+    });
+    let mut config = DeliveryConfig::standard();
+    config.retry = RetryPolicy::with_delays(delays.iter().map(|secs| Duration::from_secs(*secs)).collect());
+    config.retry.jitter = 0.0;
+    let deps = DeliveryDeps {
+        store: store.clone(),
+        transport: transport.clone(),
+        clock,
+        work: Arc::new(Notify::new()),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let engine = tokio::spawn(async move {
+        herald_delivery::run(deps, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Harness { store, transport, tenant, endpoint, stop: Some(stop), engine: Some(engine), _dir: dir }
+}
+
+impl Harness {
+    /// Publishes one event with a delivery to the endpoint, due at T0.
+    pub(crate) async fn publish(&self, id: &str, data: &str) -> DeliveryId {
+        let event_id = EventId::new(id);
+        let event = Event {
+            id: event_id.clone(),
+            tenant: self.tenant.clone(),
+            event_type: "email.sent".to_owned(),
+            timestamp: T0,
+            received_at: T0,
+            payload: build_envelope(&event_id, "email.sent", T0, data),
+            test: false,
+        };
+        let delivery = Delivery {
+            id: DeliveryId::generate(T0),
+            tenant: self.tenant.clone(),
+            event_id,
+            event_type: "email.sent".to_owned(),
+            endpoint_id: self.endpoint.id.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            round_base: 0,
+            round_started_at: None,
+            next_attempt_at: Some(T0),
+            lease_until: None,
+            last_status_code: None,
+            last_error: None,
+            test: false,
+            created_at: T0,
+            updated_at: T0,
+        };
+        self.store.insert_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
+        delivery.id
+    }
+
+    pub(crate) fn sent(&self) -> Vec<Sent> {
+        self.transport.sent.lock().unwrap().clone()
+    }
+
+    /// Lets the paused clock run for `seconds`.
+    pub(crate) async fn run_for(&self, seconds: u64) {
+        tokio::time::sleep(Duration::from_secs(seconds)).await;
+    }
+
+    pub(crate) async fn delivery(&self, id: &DeliveryId) -> Delivery {
+        self.store.get_delivery(&self.tenant, id).await.unwrap().unwrap()
+    }
+
+    pub(crate) async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.engine.take().unwrap().await.unwrap();
+    }
+}
+
+/// Scheme B, computed independently of herald-signing.
+pub(crate) fn expected_hex(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key()).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Scheme S (Standard Webhooks), computed independently of herald-signing.
+pub(crate) fn expected_standard(id: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key()).unwrap();
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+fn key() -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD.decode(&SECRET["whsec_".len()..]).unwrap()
+}
+
+pub(crate) fn ok(status: u16, body: &'static str) -> (u16, Vec<(String, String)>, &'static str) {
+    (status, Vec::new(), body)
+}

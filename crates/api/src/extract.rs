@@ -28,7 +28,7 @@ pub(crate) enum Access {
 
 /// Any valid key (admin or tenant).
 #[derive(Debug)]
-pub(crate) struct Caller(#[allow(dead_code)] pub(crate) Access);
+pub(crate) struct Caller;
 
 /// The admin key.
 #[derive(Debug)]
@@ -102,7 +102,7 @@ impl FromRequestParts<ApiState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        access(parts, state).await.map(Caller)
+        access(parts, state).await.map(|_| Caller)
     }
 }
 

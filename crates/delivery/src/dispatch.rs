@@ -110,7 +110,8 @@ pub async fn run(
         tokio::select! {
             _ = &mut shutdown => break,
             _ = deps.work.notified() => {}
-            _ = finished.notified(), if free == 0 => {}
+            // A finished attempt may have scheduled a retry earlier than what we saw.
+            _ = finished.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

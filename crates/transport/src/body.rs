@@ -91,7 +91,12 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(chunks: &[&'static [u8]], endless: bool, cap: usize, expect: (&[u8], bool, Option<u64>)) {
+    fn check(
+        chunks: &[&'static [u8]],
+        endless: bool,
+        cap: usize,
+        expect: (&[u8], bool, Option<u64>),
+    ) {
         let body = Chunks {
             chunks: chunks.iter().copied().collect(),
             endless,
@@ -102,14 +107,23 @@ mod tests {
         let Ok(capped) = runtime.block_on(read_capped(body, cap));
         let (bytes, truncated, complete_len) = expect;
         assert_eq!(
-            (capped.bytes.as_slice(), capped.truncated, capped.complete_len),
+            (
+                capped.bytes.as_slice(),
+                capped.truncated,
+                capped.complete_len
+            ),
             (bytes, truncated, complete_len)
         );
     }
 
     #[test]
     fn short_body_is_kept_whole() {
-        check(&[b"hello ", b"world"], false, 64, (b"hello world", false, Some(11)));
+        check(
+            &[b"hello ", b"world"],
+            false,
+            64,
+            (b"hello world", false, Some(11)),
+        );
     }
 
     #[test]
@@ -119,7 +133,12 @@ mod tests {
 
     #[test]
     fn one_byte_over_the_cap_is_truncated() {
-        check(&[b"abcd", b"efgh", b"i"], false, 8, (b"abcdefgh", true, None));
+        check(
+            &[b"abcd", b"efgh", b"i"],
+            false,
+            8,
+            (b"abcdefgh", true, None),
+        );
     }
 
     #[test]

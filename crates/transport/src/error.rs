@@ -301,9 +301,18 @@ mod tests {
 
     #[test]
     fn io_kinds() {
-        check(&io::Error::from(io::ErrorKind::TimedOut), ErrorKind::Timeout);
-        check(&io::Error::from(io::ErrorKind::ConnectionRefused), ErrorKind::Connect);
-        check(&io::Error::from(io::ErrorKind::ConnectionReset), ErrorKind::Connect);
+        check(
+            &io::Error::from(io::ErrorKind::TimedOut),
+            ErrorKind::Timeout,
+        );
+        check(
+            &io::Error::from(io::ErrorKind::ConnectionRefused),
+            ErrorKind::Connect,
+        );
+        check(
+            &io::Error::from(io::ErrorKind::ConnectionReset),
+            ErrorKind::Connect,
+        );
     }
 
     #[test]
@@ -313,8 +322,14 @@ mod tests {
         });
         assert_eq!(blocked.kind(), ErrorKind::BlockedDestination);
         assert_eq!(blocked.block_reason(), Some(&loopback_reason()));
-        assert_eq!(blocked.to_string(), "destination blocked: 127.0.0.1 is loopback");
-        assert_eq!(blocked.report(), "destination blocked: 127.0.0.1 is loopback");
+        assert_eq!(
+            blocked.to_string(),
+            "destination blocked: 127.0.0.1 is loopback"
+        );
+        assert_eq!(
+            blocked.report(),
+            "destination blocked: 127.0.0.1 is loopback"
+        );
 
         let credentials = TransportError::from(UrlError::Credentials);
         assert_eq!(credentials.kind(), ErrorKind::BlockedDestination);

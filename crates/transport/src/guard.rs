@@ -13,7 +13,8 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
+
+use crate::cidr::{mask, Cidr};
 
 /// Which destinations the transport may connect to.
 ///
@@ -205,142 +206,6 @@ impl fmt::Display for ReservedRange {
     }
 }
 
-/// An IP network such as `10.0.0.0/8` or `fd00::/8`; a bare address is a single host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Cidr {
-    network: IpAddr,
-    prefix_len: u8,
-}
-
-impl Cidr {
-    /// The network address.
-    pub fn network(&self) -> IpAddr {
-        self.network
-    }
-
-    /// The prefix length in bits.
-    pub fn prefix_len(&self) -> u8 {
-        self.prefix_len
-    }
-
-    /// Whether `ip` lies in this network (never across address families).
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.network, ip) {
-            (IpAddr::V4(network), IpAddr::V4(ip)) => {
-                u128::from(ip.to_bits()) & mask(32, self.prefix_len)
-                    == u128::from(network.to_bits())
-            }
-            (IpAddr::V6(network), IpAddr::V6(ip)) => {
-                ip.to_bits() & mask(128, self.prefix_len) == network.to_bits()
-            }
-            _ => false,
-        }
-    }
-}
-
-/// The netmask of `prefix_len` bits in an address of `width` bits, as a `u128`.
-fn mask(width: u8, prefix_len: u8) -> u128 {
-    let all_ones = if width == 128 {
-        u128::MAX
-    } else {
-        (1u128 << width) - 1
-    };
-    let host_bits = width.saturating_sub(prefix_len);
-    if host_bits >= 128 {
-        0
-    } else {
-        all_ones & !((1u128 << host_bits) - 1)
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix_len)
-    }
-}
-
-/// Why a string is not a [`Cidr`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseCidrError {
-    /// The part before `/` is not an IP address.
-    #[error("`{input}` is not an ip address or cidr range")]
-    Address {
-        /// The text given.
-        input: String,
-        /// The parser's complaint.
-        #[source]
-        source: std::net::AddrParseError,
-    },
-    /// The prefix length is not a number within the address width.
-    #[error("the prefix length in `{input}` is out of range")]
-    PrefixLength {
-        /// The text given.
-        input: String,
-    },
-    /// Bits are set after the prefix, which usually means a typo.
-    #[error("`{input}` has bits set after the prefix; did you mean {suggestion}?")]
-    HostBits {
-        /// The text given.
-        input: String,
-        /// The network the prefix describes.
-        suggestion: Cidr,
-    },
-}
-
-impl FromStr for Cidr {
-    type Err = ParseCidrError;
-
-    fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let (address_text, prefix_text) = match input.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (input, None),
-        };
-        let network: IpAddr = address_text
-            .parse()
-            .map_err(|source| ParseCidrError::Address {
-                input: input.to_owned(),
-                source,
-            })?;
-        let width = if network.is_ipv4() { 32 } else { 128 };
-        let prefix_len = match prefix_text {
-            None => width,
-            Some(text) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
-                .parse::<u8>()
-                .ok()
-                .filter(|len| *len <= width)
-                .ok_or_else(|| ParseCidrError::PrefixLength {
-                    input: input.to_owned(),
-                })?,
-            Some(_) => {
-                return Err(ParseCidrError::PrefixLength {
-                    input: input.to_owned(),
-                })
-            }
-        };
-        let netmask = mask(width, prefix_len);
-        let masked = match network {
-            IpAddr::V4(v4) => {
-                let bits = u128::from(v4.to_bits()) & netmask;
-                // The mask of a 32-bit width keeps the value within u32.
-                IpAddr::V4(Ipv4Addr::from_bits(u32::try_from(bits).unwrap_or(0)))
-            }
-            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & netmask)),
-        };
-        let cidr = Cidr {
-            network: masked,
-            prefix_len,
-        };
-        if masked != network {
-            return Err(ParseCidrError::HostBits {
-                input: input.to_owned(),
-                suggestion: cidr,
-            });
-        }
-        Ok(cidr)
-    }
-}
-
 /// The reserved range `ip` falls in, or `None` when it is globally routable.
 pub(crate) fn blocked_range(ip: IpAddr) -> Option<BlockReason> {
     match ip {
@@ -426,7 +291,11 @@ fn v4_at(ip: u128, offset: u32) -> Ipv4Addr {
 fn rfc6052_v4(ip: u128, prefix_len: u32) -> Ipv4Addr {
     let bytes = ip.to_be_bytes();
     let start = (prefix_len / 8) as usize;
-    let v4_bytes: Vec<u8> = (start..16).filter(|index| *index != 8).take(4).map(|index| bytes[index]).collect();
+    let v4_bytes: Vec<u8> = (start..16)
+        .filter(|index| *index != 8)
+        .take(4)
+        .map(|index| bytes[index])
+        .collect();
     match <[u8; 4]>::try_from(v4_bytes) {
         Ok(octets) => Ipv4Addr::from(octets),
         // Prefix lengths used here leave at least four bytes; this arm is unreachable.
@@ -434,13 +303,28 @@ fn rfc6052_v4(ip: u128, prefix_len: u32) -> Ipv4Addr {
     }
 }
 
-/// The first embedded IPv4 address among `candidates` that is not globally routable.
+/// The embedded IPv4 address among `candidates` whose range is most severe: a metadata
+/// address first (nothing re-admits it), then any range the development switch does
+/// not admit, then private-use ranges; earlier candidates win ties. Picking the most
+/// severe one keeps an ambiguous address from being admitted on its mildest reading.
 fn blocked_embedded(
     candidates: impl IntoIterator<Item = Ipv4Addr>,
 ) -> Option<(ReservedRange, Option<Ipv4Addr>)> {
-    candidates
-        .into_iter()
-        .find_map(|inner| v4_range(inner).map(|range| (range, Some(inner))))
+    let severity = |range: ReservedRange| match range {
+        ReservedRange::CloudMetadata => 2,
+        range if !range.is_private_use() => 1,
+        _ => 0,
+    };
+    let mut worst: Option<(ReservedRange, Ipv4Addr)> = None;
+    for inner in candidates {
+        let Some(range) = v4_range(inner) else {
+            continue;
+        };
+        if worst.is_none_or(|(worst_range, _)| severity(range) > severity(worst_range)) {
+            worst = Some((range, inner));
+        }
+    }
+    worst.map(|(range, inner)| (range, Some(inner)))
 }
 
 fn v6_range(ip: Ipv6Addr) -> Option<(ReservedRange, Option<Ipv4Addr>)> {
@@ -476,7 +360,7 @@ fn v6_range(ip: Ipv6Addr) -> Option<(ReservedRange, Option<Ipv4Addr>)> {
     if in_v6(bits, 0x0064_ff9b_0001 << 80, 48) {
         // Local-use NAT64 (RFC 8215): the operator picks the prefix length, so every
         // RFC 6052 layout that fits under the /48 is checked.
-        return blocked_embedded([48, 56, 64, 96].map(|prefix_len| rfc6052_v4(bits, prefix_len)));
+        return blocked_embedded([96, 64, 56, 48].map(|prefix_len| rfc6052_v4(bits, prefix_len)));
     }
     if in_v6(bits, 0x2002 << 112, 16) {
         // 6to4: the IPv4 address of the tunnel end sits in bits 16..48.

@@ -132,14 +132,14 @@ impl<R: Resolve> HyperTransport<R> {
         for (name, value) in headers {
             request.headers_mut().append(name, value);
         }
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|source| TransportError::Request {
-                host: host.clone(),
-                source,
-            })?;
+        let response =
+            self.client
+                .request(request)
+                .await
+                .map_err(|source| TransportError::Request {
+                    host: host.clone(),
+                    source,
+                })?;
 
         let status = response.status().as_u16();
         let declared_len = declared_content_length(response.headers());
@@ -178,7 +178,10 @@ impl<R: Resolve> HyperTransport<R> {
             return true;
         };
         let admission = self.config.destinations.admit(info.remote_addr().ip());
-        !matches!(admission, Ok(Admission::Public | Admission::PrivateNetworks))
+        !matches!(
+            admission,
+            Ok(Admission::Public | Admission::PrivateNetworks)
+        )
     }
 }
 

@@ -19,14 +19,16 @@ use std::fmt;
 use std::time::Duration;
 
 mod body;
+mod cidr;
 mod error;
 mod guard;
 mod hyper_transport;
 mod resolve;
 pub mod url;
 
+pub use cidr::{Cidr, ParseCidrError};
 pub use error::TransportError;
-pub use guard::{Admission, BlockReason, Cidr, DestinationPolicy, ParseCidrError, ReservedRange};
+pub use guard::{Admission, BlockReason, DestinationPolicy, ReservedRange};
 pub use hyper_transport::HyperTransport;
 pub use resolve::{Resolve, SystemResolver};
 

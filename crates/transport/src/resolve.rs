@@ -49,7 +49,8 @@ impl Resolve for SystemResolver {
 }
 
 /// The future a [`GuardedResolver`] returns.
-type Lookup = Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, BoxError>> + Send>>;
+type Lookup =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, BoxError>> + Send>>;
 
 /// The error type `hyper-util` expects from a resolver.
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -173,7 +174,12 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(policy: DestinationPolicy, host: &str, answer: Result<Vec<IpAddr>, io::ErrorKind>, expect: Result<Vec<IpAddr>, ErrorKind>) {
+    fn check(
+        policy: DestinationPolicy,
+        host: &str,
+        answer: Result<Vec<IpAddr>, io::ErrorKind>,
+        expect: Result<Vec<IpAddr>, ErrorKind>,
+    ) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a current-thread runtime without drivers always builds");
@@ -189,7 +195,12 @@ mod tests {
 
     #[test]
     fn public_answers_pass() {
-        check(DestinationPolicy::public_only(), "hooks.example.com", Ok(vec![v4(93, 184, 215, 14)]), Ok(vec![v4(93, 184, 215, 14)]));
+        check(
+            DestinationPolicy::public_only(),
+            "hooks.example.com",
+            Ok(vec![v4(93, 184, 215, 14)]),
+            Ok(vec![v4(93, 184, 215, 14)]),
+        );
     }
 
     #[test]
@@ -197,31 +208,80 @@ mod tests {
         check(
             DestinationPolicy::public_only(),
             "mixed.test",
-            Ok(vec![v4(127, 0, 0, 1), v4(93, 184, 215, 14), v4(10, 0, 0, 5)]),
+            Ok(vec![
+                v4(127, 0, 0, 1),
+                v4(93, 184, 215, 14),
+                v4(10, 0, 0, 5),
+            ]),
             Ok(vec![v4(93, 184, 215, 14)]),
         );
     }
 
     #[test]
     fn all_blocked_is_blocked_destination() {
-        check(DestinationPolicy::public_only(), "rebind.test", Ok(vec![v4(127, 0, 0, 1)]), Err(ErrorKind::BlockedDestination));
-        check(DestinationPolicy::allow_private(), "metadata.test", Ok(vec![v4(169, 254, 169, 254)]), Err(ErrorKind::BlockedDestination));
+        check(
+            DestinationPolicy::public_only(),
+            "rebind.test",
+            Ok(vec![v4(127, 0, 0, 1)]),
+            Err(ErrorKind::BlockedDestination),
+        );
+        check(
+            DestinationPolicy::allow_private(),
+            "metadata.test",
+            Ok(vec![v4(169, 254, 169, 254)]),
+            Err(ErrorKind::BlockedDestination),
+        );
     }
 
     #[test]
     fn lookup_failures_are_dns() {
-        check(DestinationPolicy::public_only(), "nxdomain.invalid", Err(io::ErrorKind::NotFound), Err(ErrorKind::Dns));
-        check(DestinationPolicy::public_only(), "slow.test", Err(io::ErrorKind::TimedOut), Err(ErrorKind::Dns));
-        check(DestinationPolicy::public_only(), "empty.test", Ok(vec![]), Err(ErrorKind::Dns));
+        check(
+            DestinationPolicy::public_only(),
+            "nxdomain.invalid",
+            Err(io::ErrorKind::NotFound),
+            Err(ErrorKind::Dns),
+        );
+        check(
+            DestinationPolicy::public_only(),
+            "slow.test",
+            Err(io::ErrorKind::TimedOut),
+            Err(ErrorKind::Dns),
+        );
+        check(
+            DestinationPolicy::public_only(),
+            "empty.test",
+            Ok(vec![]),
+            Err(ErrorKind::Dns),
+        );
     }
 
     #[test]
     fn numeric_hosts_are_read_as_addresses_not_looked_up() {
         // The fixed answer would be admitted; the numeric host must win over it.
         let public = Ok(vec![v4(93, 184, 215, 14)]);
-        check(DestinationPolicy::public_only(), "2130706433", public.clone(), Err(ErrorKind::BlockedDestination));
-        check(DestinationPolicy::public_only(), "0x7f000001", public.clone(), Err(ErrorKind::BlockedDestination));
-        check(DestinationPolicy::public_only(), "127.1", public.clone(), Err(ErrorKind::BlockedDestination));
-        check(DestinationPolicy::public_only(), "1.2.3.256", public, Err(ErrorKind::Dns));
+        check(
+            DestinationPolicy::public_only(),
+            "2130706433",
+            public.clone(),
+            Err(ErrorKind::BlockedDestination),
+        );
+        check(
+            DestinationPolicy::public_only(),
+            "0x7f000001",
+            public.clone(),
+            Err(ErrorKind::BlockedDestination),
+        );
+        check(
+            DestinationPolicy::public_only(),
+            "127.1",
+            public.clone(),
+            Err(ErrorKind::BlockedDestination),
+        );
+        check(
+            DestinationPolicy::public_only(),
+            "1.2.3.256",
+            public,
+            Err(ErrorKind::Dns),
+        );
     }
 }

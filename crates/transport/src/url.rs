@@ -186,7 +186,9 @@ pub fn check_endpoint_url(url: &str, policy: &DestinationPolicy) -> Result<Endpo
 
 /// Parses `url` under the URL rules, without consulting the destination guard.
 pub fn parse_endpoint_url(url: &str) -> Result<EndpointUrl, UrlError> {
-    let uri: http::Uri = url.parse().map_err(|source| UrlError::Malformed { source })?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|source| UrlError::Malformed { source })?;
     let scheme = match uri.scheme_str() {
         Some(text) if text.eq_ignore_ascii_case("http") => Scheme::Http,
         Some(text) if text.eq_ignore_ascii_case("https") => Scheme::Https,
@@ -368,16 +370,14 @@ fn parse_ipv4_number(part: &str) -> Option<u64> {
     if part.is_empty() {
         return None;
     }
-    let (digits, radix) = if let Some(hex) = part
-        .strip_prefix("0x")
-        .or_else(|| part.strip_prefix("0X"))
-    {
-        (hex, 16)
-    } else if part.len() > 1 && part.starts_with('0') {
-        (&part[1..], 8)
-    } else {
-        (part, 10)
-    };
+    let (digits, radix) =
+        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+            (hex, 16)
+        } else if part.len() > 1 && part.starts_with('0') {
+            (&part[1..], 8)
+        } else {
+            (part, 10)
+        };
     if digits.is_empty() {
         return Some(0);
     }

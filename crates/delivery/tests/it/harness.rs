@@ -103,6 +103,8 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
     let mut config = DeliveryConfig::standard();
     config.retry = RetryPolicy::with_delays(delays.iter().map(|secs| Duration::from_secs(*secs)).collect());
     config.retry.jitter = 0.0;
+    // Nothing outside this process writes to the store, so no need to poll often.
+    config.poll_interval = Duration::from_secs(3_600);
     let deps = DeliveryDeps {
         store: store.clone(),
         transport: transport.clone(),
@@ -162,6 +164,21 @@ impl Harness {
     /// Lets the paused clock run for `seconds`.
     pub(crate) async fn run_for(&self, seconds: u64) {
         tokio::time::sleep(Duration::from_secs(seconds)).await;
+    }
+
+    /// Advances the paused clock a second at a time until `condition` holds (at most a day).
+    pub(crate) async fn eventually<F, Fut>(&self, condition: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        for _ in 0..86_400 {
+            if condition().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        panic!("condition not reached within a simulated day");
     }
 
     pub(crate) async fn delivery(&self, id: &DeliveryId) -> Delivery {

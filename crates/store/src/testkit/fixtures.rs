@@ -23,12 +23,12 @@ pub(super) const LEASE: Duration = Duration::from_secs(60);
 
 /// `T0` plus `millis` milliseconds.
 pub(super) fn at(millis: u64) -> Timestamp {
-    T0.add(Duration::from_millis(millis))
+    T0.plus(Duration::from_millis(millis))
 }
 
 /// `time` plus `millis` milliseconds.
 pub(super) fn plus(time: Timestamp, millis: u64) -> Timestamp {
-    time.add(Duration::from_millis(millis))
+    time.plus(Duration::from_millis(millis))
 }
 
 /// `time` minus one millisecond: the last instant before `time`.

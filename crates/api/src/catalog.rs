@@ -1,0 +1,65 @@
+//! The event-type catalog routes: any key reads it, the admin key adds types.
+//!
+//! The nine built-in types come from `herald-event` and are never stored; operators add
+//! new names through `POST /v1/event-types`. Names are add-only in v1: a built-in or an
+//! already added name is a 409, so the meaning of a type cannot change under the
+//! endpoints that subscribed to it.
+
+use axum::extract::State;
+use axum::response::Response;
+use herald_event::{validate_event_type_name, EventTypeDef};
+use http::StatusCode;
+use serde_json::json;
+
+use crate::extract::{Admin, Body, Caller};
+use crate::fields::Fields;
+use crate::views::{self, json_response, ListView};
+use crate::{ApiError, ApiState};
+
+/// Longest description of an event type.
+const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// `GET /v1/event-types`: built-ins in catalog order, then operator-defined types by name.
+pub(crate) async fn list(
+    State(state): State<ApiState>,
+    _caller: Caller,
+) -> Result<Response, ApiError> {
+    let mut data: Vec<serde_json::Value> =
+        state.builtins().iter().map(|def| views::event_type(def, true)).collect();
+    let mut custom = state.store().list_event_types().await?;
+    custom.sort_by(|left, right| left.name.cmp(&right.name));
+    data.extend(custom.iter().map(|def| views::event_type(def, false)));
+    json_response(StatusCode::OK, &ListView { data, next_cursor: None })
+}
+
+/// `POST /v1/event-types` `{name, description, schema?, sample?, strict?}` → 201.
+///
+/// `schema` defaults to `{"type": "object"}` and `sample` to `{}`. With `strict`, ingest
+/// refuses `data` that lacks a top-level field the schema's `required` lists.
+pub(crate) async fn create(
+    State(state): State<ApiState>,
+    _admin: Admin,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::parse(&body, &["name", "description", "schema", "sample", "strict"])?;
+    let name = fields.required_string("name", 128)?;
+    validate_event_type_name(&name).map_err(|error| ApiError::invalid("name", error.to_string()))?;
+    let description = fields.required_string("description", MAX_DESCRIPTION_CHARS)?;
+    let schema = fields.optional_object("schema")?.unwrap_or_else(|| json!({"type": "object"}));
+    if let Some(required) = schema.get("required") {
+        let all_strings = required
+            .as_array()
+            .is_some_and(|names| names.iter().all(serde_json::Value::is_string));
+        if !all_strings {
+            return Err(ApiError::invalid("schema.required", "must be an array of strings"));
+        }
+    }
+    let sample = fields.optional_object("sample")?.unwrap_or_else(|| json!({}));
+    let strict = fields.optional_bool("strict")?.unwrap_or(false);
+    if state.event_type(&name).await?.is_some() {
+        return Err(ApiError::Conflict(format!("event type {name} already exists")));
+    }
+    let def = EventTypeDef { name, description, schema, sample, strict };
+    state.store().put_event_type(&def).await?;
+    json_response(StatusCode::CREATED, &views::event_type(&def, false))
+}

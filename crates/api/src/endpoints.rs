@@ -324,7 +324,7 @@ mod tests {
         EndpointSecret {
             secret: name.to_owned(),
             created_at: Timestamp::EPOCH,
-            expires_at: expires_at.map(|millis| Timestamp::from_millis(millis)),
+            expires_at: expires_at.map(Timestamp::from_millis),
         }
     }
 

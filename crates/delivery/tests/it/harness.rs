@@ -71,6 +71,7 @@ pub(crate) struct Harness {
     pub(crate) transport: Arc<ScriptedTransport>,
     pub(crate) tenant: TenantId,
     pub(crate) endpoint: Endpoint,
+    work: Arc<Notify>,
     stop: Option<oneshot::Sender<()>>,
     engine: Option<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -94,7 +95,7 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
         created_at: T0,
         updated_at: T0,
     };
-    store.put_endpoint(&endpoint).await.unwrap();
+    off_runtime(store.put_endpoint(&endpoint)).unwrap();
     let transport = Arc::new(ScriptedTransport {
         clock: Arc::clone(&clock),
         script: Mutex::new(script.into()),
@@ -105,11 +106,12 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
     config.retry.jitter = 0.0;
     // Nothing outside this process writes to the store, so no need to poll often.
     config.poll_interval = Duration::from_secs(3_600);
+    let work = Arc::new(Notify::new());
     let deps = DeliveryDeps {
         store: store.clone(),
         transport: transport.clone(),
         clock,
-        work: Arc::new(Notify::new()),
+        work: Arc::clone(&work),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let engine = tokio::spawn(async move {
@@ -119,7 +121,7 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
         .await
         .unwrap();
     });
-    Harness { store, transport, tenant, endpoint, stop: Some(stop), engine: Some(engine), _dir: dir }
+    Harness { store, transport, tenant, endpoint, work, stop: Some(stop), engine: Some(engine), _dir: dir }
 }
 
 impl Harness {
@@ -153,7 +155,9 @@ impl Harness {
             created_at: T0,
             updated_at: T0,
         };
-        self.store.insert_event(&event, std::slice::from_ref(&delivery)).await.unwrap();
+        off_runtime(self.store.insert_event(&event, std::slice::from_ref(&delivery))).unwrap();
+        // As the API does after ingest: new work, dispatch at once.
+        self.work.notify_one();
         delivery.id
     }
 
@@ -176,6 +180,8 @@ impl Harness {
             if condition().await {
                 return;
             }
+            // Real time for the store's flush thread, without letting paused time run.
+            std::thread::sleep(Duration::from_millis(1));
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         panic!("condition not reached within a simulated day");
@@ -189,6 +195,19 @@ impl Harness {
         let _ = self.stop.take().unwrap().send(());
         self.engine.take().unwrap().await.unwrap();
     }
+}
+
+/// Runs a store write that waits for a disk flush on its own runtime and thread.
+///
+/// With tokio's paused clock, awaiting the flush thread on the test runtime would let
+/// simulated time jump while the write is in progress; blocking here keeps it still.
+pub(crate) fn off_runtime<T: Send>(work: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(work))
+            .join()
+            .unwrap()
+    })
 }
 
 /// Scheme B, computed independently of herald-signing.

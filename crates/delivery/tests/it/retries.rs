@@ -3,7 +3,7 @@
 use herald_event::DeliveryStatus;
 use herald_store::{AttemptFilter, PageRequest, Store};
 
-use crate::harness::{expected_hex, expected_standard, ok, start, T0};
+use crate::harness::{expected_hex, expected_standard, off_runtime, ok, start, T0};
 
 const DATA: &str = r#"{"b":2, "a":1}"#;
 
@@ -122,7 +122,8 @@ async fn deleting_the_endpoint_cancels_pending_retries() {
     let delivery = harness.publish("evt_del", DATA).await;
     harness.run_for(5).await;
     assert_eq!(harness.sent().len(), 1);
-    assert!(harness.store.delete_endpoint(&harness.tenant, &harness.endpoint.id, T0).await.unwrap());
+    let deleted = off_runtime(harness.store.delete_endpoint(&harness.tenant, &harness.endpoint.id, T0));
+    assert!(deleted.unwrap());
     harness.run_for(600).await;
 
     assert_eq!(harness.sent().len(), 1, "no attempt after deletion");

@@ -37,7 +37,10 @@ async fn ok_response_is_captured_and_request_sent_exactly() {
     assert_eq!(response.body, b"thanks");
     assert!(!response.truncated);
     assert_eq!(response.size, Some(6));
-    assert!(!response.body_withheld, "private networks mode keeps bodies");
+    assert!(
+        !response.body_withheld,
+        "private networks mode keeps bodies"
+    );
     assert_eq!(header(&response, "x-receiver"), Some("stub"));
     let requests = stub.requests();
     assert_eq!(requests.len(), 1);
@@ -46,7 +49,10 @@ async fn ok_response_is_captured_and_request_sent_exactly() {
     assert_eq!(request.uri, "/hook?source=herald");
     assert_eq!(request.body, Bytes::from_static(body.as_bytes()));
     assert_eq!(request.headers["content-type"], "application/json");
-    assert_eq!(request.headers["webhook-id"], "msg_p5jXN8AQM9LWM0D4loKWxJek");
+    assert_eq!(
+        request.headers["webhook-id"],
+        "msg_p5jXN8AQM9LWM0D4loKWxJek"
+    );
     assert_eq!(request.headers["content-length"], "20");
     assert_eq!(request.headers["host"], stub.addr.to_string());
 }
@@ -128,13 +134,19 @@ async fn endless_chunked_body_stops_at_the_cap_within_the_deadline() {
     assert_eq!(response.body.len(), 64 * 1024);
     assert!(response.body.iter().all(|byte| *byte == b'x'));
     assert!(response.truncated);
-    assert_eq!(response.size, None, "no length declared and not read to the end");
+    assert_eq!(
+        response.size, None,
+        "no length declared and not read to the end"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_body_read_to_the_end_reports_bytes_seen() {
     let stub = Stub::start(|| {
-        let chunks = VecDeque::from([Bytes::from_static(b"accepted, "), Bytes::from_static(b"thanks")]);
+        let chunks = VecDeque::from([
+            Bytes::from_static(b"accepted, "),
+            Bytes::from_static(b"thanks"),
+        ]);
         http::Response::new(StubBody::Chunks(chunks))
     })
     .await;
@@ -155,7 +167,7 @@ async fn keep_alive_reuses_the_connection() {
     let stub = Stub::start(|| reply(204, "")).await;
     let transport = loopback_transport();
 
-    for _ in 0..3 {
+    for _ in 0..5 {
         let response = transport
             .send(post(&stub.url("/hook"), "{}"))
             .await
@@ -163,6 +175,9 @@ async fn keep_alive_reuses_the_connection() {
         assert_eq!(response.status, 204);
     }
 
-    assert_eq!(stub.requests().len(), 3);
-    assert_eq!(stub.connections(), 1);
+    assert_eq!(stub.requests().len(), 5);
+    // The pool may open one spare connection while the first is still being handed
+    // back (hyper-util races a checkout against a fresh connect); after that, requests
+    // reuse idle connections instead of opening one each.
+    assert!(stub.connections() <= 2, "{} connections", stub.connections());
 }

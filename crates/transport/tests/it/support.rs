@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Timeouts long enough never to fire in tests that do not test them.
-pub fn config(destinations: DestinationPolicy) -> TransportConfig {
+pub(crate) fn config(destinations: DestinationPolicy) -> TransportConfig {
     TransportConfig {
         connect_timeout: Duration::from_secs(2),
         total_timeout: Duration::from_secs(5),
@@ -35,12 +35,12 @@ pub fn config(destinations: DestinationPolicy) -> TransportConfig {
 }
 
 /// A transport for loopback stubs (private networks allowed, system resolver).
-pub fn loopback_transport() -> HyperTransport {
+pub(crate) fn loopback_transport() -> HyperTransport {
     HyperTransport::new(config(DestinationPolicy::allow_private())).expect("transport builds")
 }
 
 /// A POST of `body` to `url` with a couple of webhook headers.
-pub fn post(url: &str, body: &'static str) -> OutboundRequest {
+pub(crate) fn post(url: &str, body: &'static str) -> OutboundRequest {
     OutboundRequest {
         url: url.to_owned(),
         headers: vec![
@@ -58,7 +58,7 @@ pub fn post(url: &str, body: &'static str) -> OutboundRequest {
 }
 
 /// The body a stub answers with.
-pub enum StubBody {
+pub(crate) enum StubBody {
     /// Bytes with a `Content-Length`.
     Full(Option<Bytes>),
     /// Chunks without a length (chunked encoding).
@@ -93,7 +93,7 @@ impl Body for StubBody {
 }
 
 /// A response with a fixed body.
-pub fn reply(status: u16, body: impl Into<Bytes>) -> http::Response<StubBody> {
+pub(crate) fn reply(status: u16, body: impl Into<Bytes>) -> http::Response<StubBody> {
     let mut response = http::Response::new(StubBody::Full(Some(body.into())));
     *response.status_mut() = http::StatusCode::from_u16(status).expect("test statuses are valid");
     response
@@ -101,18 +101,18 @@ pub fn reply(status: u16, body: impl Into<Bytes>) -> http::Response<StubBody> {
 
 /// What a stub received.
 #[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: http::Method,
-    pub uri: http::Uri,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
+pub(crate) struct Recorded {
+    pub(crate) method: http::Method,
+    pub(crate) uri: http::Uri,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Bytes,
 }
 
 type Respond = dyn Fn() -> http::Response<StubBody> + Send + Sync;
 
 /// An HTTP/1.1 server that records requests and answers with `respond`.
-pub struct Stub {
-    pub addr: SocketAddr,
+pub(crate) struct Stub {
+    pub(crate) addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     task: JoinHandle<()>,
@@ -120,21 +120,32 @@ pub struct Stub {
 
 impl Stub {
     /// Starts on 127.0.0.1 with an ephemeral port.
-    pub async fn start(respond: impl Fn() -> http::Response<StubBody> + Send + Sync + 'static) -> Stub {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    pub(crate) async fn start(
+        respond: impl Fn() -> http::Response<StubBody> + Send + Sync + 'static,
+    ) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         Stub::start_on(listener, respond)
     }
 
     /// Starts on `listener`.
-    pub fn start_on(
+    pub(crate) fn start_on(
         listener: TcpListener,
         respond: impl Fn() -> http::Response<StubBody> + Send + Sync + 'static,
     ) -> Stub {
-        let addr = listener.local_addr().expect("bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Respond> = Arc::new(respond);
-        let task = tokio::spawn(serve(listener, Arc::clone(&connections), Arc::clone(&requests), respond));
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::clone(&connections),
+            Arc::clone(&requests),
+            respond,
+        ));
         Stub {
             addr,
             connections,
@@ -144,16 +155,19 @@ impl Stub {
     }
 
     /// `http://127.0.0.1:{port}{path}`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().expect("no test panics holding the lock").clone()
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.requests
+            .lock()
+            .expect("no test panics holding the lock")
+            .clone()
     }
 }
 
@@ -178,13 +192,20 @@ async fn serve(
             let respond = Arc::clone(&respond);
             async move {
                 let (parts, body) = request.into_parts();
-                let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
-                requests.lock().expect("no test panics holding the lock").push(Recorded {
-                    method: parts.method,
-                    uri: parts.uri,
-                    headers: parts.headers,
-                    body,
-                });
+                let body = body
+                    .collect()
+                    .await
+                    .map(|collected| collected.to_bytes())
+                    .unwrap_or_default();
+                requests
+                    .lock()
+                    .expect("no test panics holding the lock")
+                    .push(Recorded {
+                        method: parts.method,
+                        uri: parts.uri,
+                        headers: parts.headers,
+                        body,
+                    });
                 Ok::<_, Infallible>(respond())
             }
         });
@@ -199,19 +220,23 @@ async fn serve(
 
 /// A TCP server that hands each connection to `behave` and keeps it open until the
 /// test ends.
-pub struct RawServer {
-    pub addr: SocketAddr,
+pub(crate) struct RawServer {
+    pub(crate) addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
 impl RawServer {
-    pub async fn start<F, Fut>(behave: F) -> RawServer
+    pub(crate) async fn start<F, Fut>(behave: F) -> RawServer
     where
         F: Fn(TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = TcpStream> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let addr = listener.local_addr().expect("bound listener has an address");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
         let task = tokio::spawn(async move {
             let mut kept = Vec::new();
             while let Ok((stream, _peer)) = listener.accept().await {
@@ -221,7 +246,7 @@ impl RawServer {
         RawServer { addr, task }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -233,20 +258,22 @@ impl Drop for RawServer {
 }
 
 /// A listener that reports every connection it accepts, to prove that none was made.
-pub struct Tripwire {
-    pub addr: SocketAddr,
+pub(crate) struct Tripwire {
+    pub(crate) addr: SocketAddr,
     accepted: mpsc::UnboundedReceiver<SocketAddr>,
     task: JoinHandle<()>,
 }
 
 impl Tripwire {
-    pub async fn bind(addr: &str) -> Tripwire {
+    pub(crate) async fn bind(addr: &str) -> Tripwire {
         let listener = TcpListener::bind(addr).await.expect("bind loopback");
         Tripwire::on(listener)
     }
 
-    pub fn on(listener: TcpListener) -> Tripwire {
-        let addr = listener.local_addr().expect("bound listener has an address");
+    pub(crate) fn on(listener: TcpListener) -> Tripwire {
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
         let (sender, accepted) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
             while let Ok((_stream, peer)) = listener.accept().await {
@@ -255,17 +282,26 @@ impl Tripwire {
                 }
             }
         });
-        Tripwire { addr, accepted, task }
+        Tripwire {
+            addr,
+            accepted,
+            task,
+        }
     }
 
     /// Connects once itself, then asserts that its own connection is the first one
     /// accepted: the accept queue is FIFO, so any earlier connection would come first.
     /// No sleeping, no guessing how long to wait.
-    pub async fn assert_untouched(mut self) {
-        let probe = TcpStream::connect(self.addr).await.expect("tripwire accepts");
+    pub(crate) async fn assert_untouched(mut self) {
+        let probe = TcpStream::connect(self.addr)
+            .await
+            .expect("tripwire accepts");
         let probe_addr = probe.local_addr().expect("connected socket has an address");
         let first = self.accepted.recv().await.expect("tripwire is running");
-        assert_eq!(first, probe_addr, "something connected to the tripwire before the probe");
+        assert_eq!(
+            first, probe_addr,
+            "something connected to the tripwire before the probe"
+        );
         self.task.abort();
     }
 }
@@ -273,13 +309,13 @@ impl Tripwire {
 /// A resolver that answers from a script, one answer per lookup, and fails with
 /// `NotFound` when the script runs out.
 #[derive(Debug, Default)]
-pub struct ScriptedResolver {
+pub(crate) struct ScriptedResolver {
     answers: Mutex<VecDeque<io::Result<Vec<IpAddr>>>>,
     lookups: Arc<AtomicUsize>,
 }
 
 impl ScriptedResolver {
-    pub fn new(answers: impl IntoIterator<Item = io::Result<Vec<IpAddr>>>) -> Self {
+    pub(crate) fn new(answers: impl IntoIterator<Item = io::Result<Vec<IpAddr>>>) -> Self {
         ScriptedResolver {
             answers: Mutex::new(answers.into_iter().collect()),
             lookups: Arc::new(AtomicUsize::new(0)),
@@ -288,7 +324,7 @@ impl ScriptedResolver {
 
     /// A counter of lookups made, which stays readable after the resolver moved into a
     /// transport.
-    pub fn lookups(&self) -> Arc<AtomicUsize> {
+    pub(crate) fn lookups(&self) -> Arc<AtomicUsize> {
         Arc::clone(&self.lookups)
     }
 }
@@ -308,10 +344,11 @@ impl Resolve for ScriptedResolver {
 
 /// A TLS server with a self-signed certificate (for 127.0.0.1) that runs handshakes on
 /// a thread until the client gives up. Returns its address.
-pub fn self_signed_tls_server() -> SocketAddr {
+pub(crate) fn self_signed_tls_server() -> SocketAddr {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-    let certificate = CertificateDer::from(include_bytes!("fixtures/self-signed-cert.der").to_vec());
+    let certificate =
+        CertificateDer::from(include_bytes!("fixtures/self-signed-cert.der").to_vec());
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         include_bytes!("fixtures/self-signed-key.der").to_vec(),
     ));
@@ -324,11 +361,14 @@ pub fn self_signed_tls_server() -> SocketAddr {
         .expect("fixture certificate and key match");
     let server_config = Arc::new(server_config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let addr = listener.local_addr().expect("bound listener has an address");
+    let addr = listener
+        .local_addr()
+        .expect("bound listener has an address");
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let Ok(mut connection) = rustls::ServerConnection::new(Arc::clone(&server_config)) else {
+            let Ok(mut connection) = rustls::ServerConnection::new(Arc::clone(&server_config))
+            else {
                 return;
             };
             // Runs until the client aborts the handshake over the unknown issuer.

@@ -25,7 +25,10 @@ struct FlushState {
 pub(crate) struct GroupCommit {
     applied: Arc<AtomicU64>,
     state: watch::Receiver<FlushState>,
-    wake: mpsc::SyncSender<()>,
+    /// `None` only while dropping: closing the channel is what stops the thread.
+    wake: Option<mpsc::SyncSender<()>>,
+    /// The flush thread, joined on drop (see `Drop`).
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl GroupCommit {
@@ -36,7 +39,7 @@ impl GroupCommit {
         // Capacity 1: a pending wake-up already covers every later writer.
         let (wake_tx, wake_rx) = mpsc::sync_channel::<()>(1);
         let thread_applied = Arc::clone(&applied);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("herald-sled-flush".into())
             .spawn(move || {
                 while wake_rx.recv().is_ok() {
@@ -54,7 +57,12 @@ impl GroupCommit {
             .map_err(|error| {
                 StoreError::with_source(StoreErrorKind::Unavailable, "start flush thread", error)
             })?;
-        Ok(GroupCommit { applied, state: state_rx, wake: wake_tx })
+        Ok(GroupCommit {
+            applied,
+            state: state_rx,
+            wake: Some(wake_tx),
+            thread: Some(thread),
+        })
     }
 
     /// Call right after applying a batch; returns once that batch is on disk.
@@ -63,7 +71,7 @@ impl GroupCommit {
         let mut state = self.state.clone();
         let failures_before = state.borrow().failures;
         // A full channel means a flush is already queued, which will cover this ticket.
-        let _ = self.wake.try_send(());
+        self.wake_flusher();
         loop {
             {
                 let current = *state.borrow_and_update();
@@ -78,7 +86,31 @@ impl GroupCommit {
                 return Err(StoreError::new(StoreErrorKind::Unavailable, "flush thread stopped"));
             }
             // The flush that just finished may have started before our ticket; ask again.
-            let _ = self.wake.try_send(());
+            self.wake_flusher();
+        }
+    }
+
+    fn wake_flusher(&self) {
+        if let Some(wake) = &self.wake {
+            // Full means a wake-up is already queued; disconnected cannot happen while
+            // `self` lives, and `durable` then sees the thread stop.
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for GroupCommit {
+    /// Stops the flush thread and waits for it, so that its database handle is gone
+    /// when the store is: sled holds an exclusive lock on the directory until its last
+    /// handle drops, and a store reopened in the same process (a restart in tests,
+    /// `herald demo`) would otherwise find the directory "in use". The wait is at most
+    /// the flush in progress.
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("sled flush thread panicked");
+            }
         }
     }
 }

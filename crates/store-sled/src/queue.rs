@@ -81,7 +81,11 @@ impl SledStore {
             let Some((_, delivery_id)) = keys::parse_due(&key) else {
                 return Err(StoreError::new(StoreErrorKind::Corrupt, "malformed due key"));
             };
+            // Drop the queue entry and lease marker; a delivery claimed below gets new
+            // ones, and one skipped (settled, or cancelled while leased) must not be
+            // re-queued by `release_leases` at every start-up.
             batch.remove(key.clone());
+            batch.remove(keys::key(b'l', &[delivery_id.as_bytes()]));
             let Some(mut delivery) = self.load_delivery(delivery_id)? else {
                 continue;
             };
@@ -128,6 +132,13 @@ impl SledStore {
         let Some(lease_until) = stored.lease_until else {
             return Err(StoreError::new(StoreErrorKind::Conflict, "delivery is not leased"));
         };
+        // The lease expiry identifies the claim. A worker whose lease ran out and was
+        // taken by another claim still holds the old expiry: its outcome is stale, and
+        // accepting it would overwrite the newer claim's state (and that claim's own
+        // record would then fail).
+        if delivery.lease_until != Some(lease_until) {
+            return Err(StoreError::new(StoreErrorKind::Conflict, "delivery was claimed again"));
+        }
         let mut batch = sled::Batch::default();
         batch.remove(keys::due(lease_until.as_millis(), id));
         batch.remove(keys::key(b'l', &[id.as_bytes()]));
@@ -165,6 +176,12 @@ impl SledStore {
                 batch.remove(key);
                 continue;
             };
+            if delivery.status != DeliveryStatus::Pending {
+                // Cancelled while leased: nothing to resume. Its queue entry (at the old
+                // expiry) is dropped by the claim that finds it.
+                batch.remove(key);
+                continue;
+            }
             batch.remove(keys::due(lease_until.as_millis(), id));
             batch.insert(keys::due(now.as_millis(), id), &[]);
             delivery.lease_until = Some(now);

@@ -218,7 +218,7 @@ fn classify(result: Result<Response, herald_transport::TransportError>) -> Class
             (outcome, Some(status), Some(record), None)
         }
         Err(error) => {
-            let unreachable = AttemptError { kind: error.kind(), message: error.to_string() };
+            let unreachable = AttemptError { kind: error.kind(), message: error.report() };
             (AttemptOutcome::Unreachable(unreachable.clone()), None, None, Some(unreachable))
         }
     }

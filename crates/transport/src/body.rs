@@ -41,6 +41,7 @@ where
         seen = seen.saturating_add(data.len() as u64);
         let room = cap - bytes.len();
         if data.len() > room {
+            // In bounds: `room` is smaller than `data.len()` on this branch.
             bytes.extend_from_slice(&data[..room]);
             return Ok(CappedBody {
                 bytes,

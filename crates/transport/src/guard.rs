@@ -250,6 +250,8 @@ const METADATA_V6: [u128; 2] = [
     0xfd00_0ec2_0000_0000_0000_0000_0000_0023,
 ];
 
+/// The reserved IPv4 range `ip` falls in; metadata addresses are checked first so they
+/// are never reported as plain link-local or CGNAT.
 fn v4_range(ip: Ipv4Addr) -> Option<ReservedRange> {
     let bits = ip.to_bits();
     let table: [([u8; 4], u8, ReservedRange); 16] = [
@@ -291,16 +293,11 @@ fn v4_at(ip: u128, offset: u32) -> Ipv4Addr {
 fn rfc6052_v4(ip: u128, prefix_len: u32) -> Ipv4Addr {
     let bytes = ip.to_be_bytes();
     let start = (prefix_len / 8) as usize;
-    let v4_bytes: Vec<u8> = (start..16)
+    let mut octets = (start..16)
         .filter(|index| *index != 8)
-        .take(4)
-        .map(|index| bytes[index])
-        .collect();
-    match <[u8; 4]>::try_from(v4_bytes) {
-        Ok(octets) => Ipv4Addr::from(octets),
-        // Prefix lengths used here leave at least four bytes; this arm is unreachable.
-        Err(_) => Ipv4Addr::UNSPECIFIED,
-    }
+        .filter_map(|index| bytes.get(index).copied());
+    let mut next = || octets.next().unwrap_or(0);
+    Ipv4Addr::new(next(), next(), next(), next())
 }
 
 /// The embedded IPv4 address among `candidates` whose range is most severe: a metadata
@@ -327,6 +324,8 @@ fn blocked_embedded(
     worst.map(|(range, inner)| (range, Some(inner)))
 }
 
+/// The reserved IPv6 range `ip` falls in, with the embedded IPv4 address when the
+/// verdict came from one.
 fn v6_range(ip: Ipv6Addr) -> Option<(ReservedRange, Option<Ipv4Addr>)> {
     let bits = ip.to_bits();
     let plain = |range| Some((range, None));

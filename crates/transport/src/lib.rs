@@ -75,8 +75,9 @@ impl fmt::Debug for OutboundRequest {
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Header names and values in the order received (values decoded lossily as
-    /// UTF-8). When `body_withheld`, only headers the retry policy needs are kept.
+    /// Header names and values as received, repeated names grouped together (values
+    /// decoded lossily as UTF-8). When `body_withheld`, only `Retry-After`,
+    /// `Content-Length`, `Content-Type` and `Date` are kept.
     pub headers: Vec<(String, String)>,
     /// At most [`TransportConfig::response_body_cap`] bytes from the start of the body;
     /// empty when `body_withheld`.

@@ -10,7 +10,7 @@
 //!
 //! It is written on top of [`http::Uri`], without a general URL library: only absolute
 //! `http(s)` URLs matter here. It does no DNS; names are checked when they resolve
-//! (see [`crate::resolve`]).
+//! (see [`crate::Resolve`]).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -247,6 +247,7 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), UrlError> {
     }
 }
 
+/// A port of 1..=65535 written in decimal digits only (no sign).
 fn parse_port(text: &str) -> Result<u16, UrlError> {
     if !text.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(UrlError::InvalidPort);
@@ -257,6 +258,7 @@ fn parse_port(text: &str) -> Result<u16, UrlError> {
         .ok_or(UrlError::InvalidPort)
 }
 
+/// A bracketed IPv6 literal, a numeric IPv4 spelling, or a DNS name (lowercased).
 fn parse_host(text: &str) -> Result<Host, UrlError> {
     let invalid = || UrlError::InvalidHost {
         host: text.to_owned(),
@@ -370,14 +372,13 @@ fn parse_ipv4_number(part: &str) -> Option<u64> {
     if part.is_empty() {
         return None;
     }
-    let (digits, radix) =
-        if let Some(hex) = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
-            (hex, 16)
-        } else if part.len() > 1 && part.starts_with('0') {
-            (&part[1..], 8)
-        } else {
-            (part, 10)
-        };
+    let hex = part.strip_prefix("0x").or_else(|| part.strip_prefix("0X"));
+    let octal = part.strip_prefix('0').filter(|rest| !rest.is_empty());
+    let (digits, radix) = match (hex, octal) {
+        (Some(hex), _) => (hex, 16),
+        (None, Some(octal)) => (octal, 8),
+        (None, None) => (part, 10),
+    };
     if digits.is_empty() {
         return Some(0);
     }

@@ -80,6 +80,11 @@ async fn refused_connection_is_connect() {
 
     let error = check(result, ErrorKind::Connect);
     assert_eq!(error.to_string(), "could not connect to 127.0.0.1");
+    let report = error.report();
+    assert!(
+        report.starts_with("could not connect to 127.0.0.1: "),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,6 +169,28 @@ async fn hanging_up_without_an_answer_is_invalid_response() {
         .await;
 
     check(result, ErrorKind::InvalidResponse);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_cut_short_is_invalid_response() {
+    let server = RawServer::start(|mut stream| async move {
+        read_request(&mut stream).await;
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part";
+        let _ = stream.write_all(head).await;
+        let _ = stream.shutdown().await;
+        stream
+    })
+    .await;
+
+    let result = loopback_transport()
+        .send(post(&server.url("/hook"), "{}"))
+        .await;
+
+    let error = check(result, ErrorKind::InvalidResponse);
+    assert_eq!(
+        error.to_string(),
+        "reading the response body from 127.0.0.1 failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

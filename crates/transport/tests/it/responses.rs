@@ -167,7 +167,8 @@ async fn keep_alive_reuses_the_connection() {
     let stub = Stub::start(|| reply(204, "")).await;
     let transport = loopback_transport();
 
-    for _ in 0..5 {
+    const REQUESTS: usize = 10;
+    for _ in 0..REQUESTS {
         let response = transport
             .send(post(&stub.url("/hook"), "{}"))
             .await
@@ -175,9 +176,13 @@ async fn keep_alive_reuses_the_connection() {
         assert_eq!(response.status, 204);
     }
 
-    assert_eq!(stub.requests().len(), 5);
-    // The pool may open one spare connection while the first is still being handed
-    // back (hyper-util races a checkout against a fresh connect); after that, requests
-    // reuse idle connections instead of opening one each.
-    assert!(stub.connections() <= 2, "{} connections", stub.connections());
+    assert_eq!(stub.requests().len(), REQUESTS);
+    // Not exactly 1: while a used connection is still being handed back to the pool,
+    // hyper-util races the checkout against a fresh connect and pools the spare
+    // connection too. Without keep-alive every request would open its own.
+    assert!(
+        stub.connections() < REQUESTS / 2,
+        "{} connections for {REQUESTS} requests",
+        stub.connections()
+    );
 }

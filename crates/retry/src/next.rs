@@ -54,7 +54,8 @@ pub fn is_gone(outcome: &AttemptOutcome) -> bool {
 ///    horizon` it is [`Next::GiveUp`].
 /// 5. Jitter moves the plan by `jitter_sample * policy.jitter * delays[attempts_done -
 ///    1]`, rounded to the millisecond, but never past the horizon (the time is clamped
-///    to it) and never before `now` (an overdue plan, after downtime, becomes `now`).
+///    to it) and never before `now`. An overdue plan (its base time already passed, as
+///    after downtime) is moved to `now + step` before jitter, keeping the spacing.
 /// 6. On 429 and 503 only, a `Retry-After` the receiver sent (seconds or HTTP-date)
 ///    makes the next attempt no earlier than `now + min(asked wait,
 ///    policy.retry_after_cap)`, itself clamped to the horizon. A value that does not
@@ -104,7 +105,12 @@ pub fn next_attempt(
     }
 
     let step = steps.last().copied().unwrap_or(Duration::ZERO);
-    let jittered = add_jitter(base, step, policy.jitter, jitter_sample);
+    // An overdue plan (the attempt ran late, e.g. after downtime) keeps the step's
+    // spacing from now instead of firing at once, so the schedule is not burned in a
+    // burst and deliveries that were overdue together are spread by jitter (field
+    // cases 27 and 28).
+    let anchor = if base < now { now.plus(step) } else { base };
+    let jittered = add_jitter(anchor, step, policy.jitter, jitter_sample);
     let planned = jittered.min(horizon_end).max(now);
 
     let asked = retry_after_value.and_then(|value| parse_retry_after(value, now));

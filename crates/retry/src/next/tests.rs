@@ -437,12 +437,15 @@ fn case_26b_jitter_keeps_eleven_attempts_within_24_hours() {
 // Field case 27: overdue retries after downtime.
 
 #[test]
-fn case_27_overdue_retries_are_due_now_not_in_the_past() {
+fn case_27_overdue_retries_keep_their_spacing_from_now() {
     let policy = RetryPolicy::standard();
     // Workers were down for 2 h: attempt 2, due at 30 s, ran at 7230 s and failed.
-    // Attempt 3 was planned at 150 s; it is due at once rather than in the past.
-    check(&policy, 2, 7230, NO_JITTER, fail(500), retry_at(7230));
-    check(&policy, 2, 7230, 1.0, fail(500), retry_at(7230));
+    // Attempt 3 was planned at 150 s; it now comes one step (2 min) after the failure,
+    // not at once, so the rest of the schedule is not burned in a burst.
+    check(&policy, 2, 7230, NO_JITTER, fail(500), retry_at(7350));
+    // Jitter spreads deliveries that were overdue together: +-10 % of the step.
+    check(&policy, 2, 7230, 1.0, fail(500), retry_at(7362));
+    check(&policy, 2, 7230, -1.0, fail(500), retry_at(7338));
     // Later steps of the schedule keep their places.
     check(&policy, 7, 7230, NO_JITTER, fail(500), retry_at(13_950));
 }

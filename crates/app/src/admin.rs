@@ -18,7 +18,9 @@ pub(crate) async fn resolve_admin_key(
     }
     let key = herald_api::generate_key("hadm_");
     let hash = herald_api::hash_key(&key);
-    store.put_setting(ADMIN_KEY_SETTING, hash.as_bytes()).await?;
+    store
+        .put_setting(ADMIN_KEY_SETTING, hash.as_bytes())
+        .await?;
     // Printed once, like a password reset link: only the hash is kept.
     println!("Generated admin key (shown once, store it now): {key}");
     Ok(hash)

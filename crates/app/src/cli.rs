@@ -25,7 +25,12 @@ pub struct GlobalArgs {
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub allow_private_networks: Option<bool>,
     /// Comma-separated CIDRs the destination guard admits (cloud metadata stays blocked).
-    #[arg(long, global = true, env = "HERALD_ALLOWED_CIDRS", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_ALLOWED_CIDRS",
+        value_delimiter = ','
+    )]
     pub allowed_cidrs: Option<Vec<String>>,
     /// Refuse endpoint URLs that are not https.
     #[arg(long, global = true, env = "HERALD_REQUIRE_HTTPS", num_args = 0..=1,
@@ -35,7 +40,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "HERALD_RETRY_SCHEDULE")]
     pub retry_schedule: Option<String>,
     /// Use PostgreSQL instead of sled.
-    #[arg(long, global = true, env = "HERALD_POSTGRES_URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "HERALD_POSTGRES_URL",
+        hide_env_values = true
+    )]
     pub postgres_url: Option<String>,
     /// Log level: error, warn, info, debug, trace [default: info].
     #[arg(long, global = true, env = "HERALD_LOG")]
@@ -44,7 +54,11 @@ pub struct GlobalArgs {
 
 /// `herald`: API, delivery and admin commands in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about = "Signed webhook delivery for outreach events")]
+#[command(
+    name = "herald",
+    version,
+    about = "Signed webhook delivery for outreach events"
+)]
 pub struct HeraldCli {
     /// Settings shared by every command.
     #[command(flatten)]

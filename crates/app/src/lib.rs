@@ -22,7 +22,9 @@ pub use settings::Settings;
 
 /// Sets up logging to stderr at `level` (`info`, `debug`, ...).
 pub fn init_tracing(level: &str) {
-    let level = level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
+    let level = level
+        .parse::<tracing::Level>()
+        .unwrap_or(tracing::Level::INFO);
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
@@ -32,7 +34,9 @@ pub fn init_tracing(level: &str) {
 
 /// A multi-threaded tokio runtime sized for the machine.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {

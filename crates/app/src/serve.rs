@@ -42,7 +42,8 @@ fn destination_policy(settings: &Settings) -> DestinationPolicy {
 
 /// Opens the store and builds API and engine inputs.
 pub async fn build_deps(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Components> {
-    let admin_hash = crate::admin::resolve_admin_key(store.as_ref(), settings.admin_key.as_deref()).await?;
+    let admin_hash =
+        crate::admin::resolve_admin_key(store.as_ref(), settings.admin_key.as_deref()).await?;
     let policy = destination_policy(settings);
     let transport = HyperTransport::new(TransportConfig {
         connect_timeout: settings.connect_timeout,
@@ -53,7 +54,8 @@ pub async fn build_deps(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
     .context("cannot set up the HTTP client")?;
     let require_https = settings.require_https;
     let url_check: herald_api::UrlCheck = Arc::new(move |url: &str| {
-        let parsed = herald_transport::url::check_endpoint_url(url, &policy).map_err(|error| error.to_string())?;
+        let parsed = herald_transport::url::check_endpoint_url(url, &policy)
+            .map_err(|error| error.to_string())?;
         if require_https && parsed.scheme().as_str() != "https" {
             return Err("scheme must be https (this server requires https endpoints)".to_owned());
         }
@@ -63,7 +65,12 @@ pub async fn build_deps(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
     api_config.max_payload_bytes = settings.max_payload_bytes;
     api_config.max_body_bytes = settings.max_request_bytes;
     let work = Arc::new(Notify::new());
-    let state = herald_api::ApiState::new(Arc::clone(&store), api_config, admin_hash, Arc::clone(&work));
+    let state = herald_api::ApiState::new(
+        Arc::clone(&store),
+        api_config,
+        admin_hash,
+        Arc::clone(&work),
+    );
     let mut delivery_config = DeliveryConfig::standard();
     delivery_config.retry.delays = settings.retry_schedule.clone();
     delivery_config.header_prefix = settings.header_prefix.clone();
@@ -92,7 +99,10 @@ pub(crate) fn open_sled(config: &SledConfig) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Runs API and engine until `shutdown` completes.
-pub async fn run_serve(settings: Settings, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run_serve(
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     if settings.postgres_url.is_some() {
         anyhow::bail!("--postgres-url: the PostgreSQL store is not part of this build yet; omit it to use the embedded sled store");
     }
@@ -113,7 +123,11 @@ pub(crate) async fn run_components(
 ) -> anyhow::Result<()> {
     let (stop_api, api_stopped) = watch::channel(false);
     let (stop_engine, engine_stopped) = watch::channel(false);
-    let api = tokio::spawn(herald_api::serve(listener, components.router, wait_for(api_stopped)));
+    let api = tokio::spawn(herald_api::serve(
+        listener,
+        components.router,
+        wait_for(api_stopped),
+    ));
     let engine = tokio::spawn(herald_delivery::run(
         components.delivery,
         components.delivery_config,
@@ -122,9 +136,14 @@ pub(crate) async fn run_components(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_api.send(true);
-    api.await.context("api task failed")?.context("api server failed")?;
+    api.await
+        .context("api task failed")?
+        .context("api server failed")?;
     let _ = stop_engine.send(true);
-    engine.await.context("delivery task failed")?.context("delivery engine failed")?;
+    engine
+        .await
+        .context("delivery task failed")?
+        .context("delivery engine failed")?;
     Ok(())
 }
 

@@ -91,9 +91,15 @@ fn read_file(path: &Path) -> anyhow::Result<RawSettings> {
 
 fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
     let mut problems: Vec<String> = Vec::new();
-    let listen_text = args.listen.clone().or(raw.listen).unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listen_text = args
+        .listen
+        .clone()
+        .or(raw.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|_| {
-        problems.push(format!("listen: '{listen_text}' is not an address:port such as 127.0.0.1:8080"));
+        problems.push(format!(
+            "listen: '{listen_text}' is not an address:port such as 127.0.0.1:8080"
+        ));
         SocketAddr::from(([127, 0, 0, 1], 8080))
     });
     let schedule_text = args.retry_schedule.clone().or(raw.retry_schedule);
@@ -105,23 +111,42 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
         None => herald_retry::RetryPolicy::standard().delays,
     };
     let mut allowed_cidrs = Vec::new();
-    for text in args.allowed_cidrs.clone().or(raw.allowed_cidrs).unwrap_or_default() {
+    for text in args
+        .allowed_cidrs
+        .clone()
+        .or(raw.allowed_cidrs)
+        .unwrap_or_default()
+    {
         match text.parse::<herald_transport::Cidr>() {
             Ok(cidr) => allowed_cidrs.push(cidr),
             Err(error) => problems.push(format!("allowed-cidrs: '{text}': {error}")),
         }
     }
-    let admin_key = args.admin_key.clone().or(raw.admin_key).filter(|key| !key.is_empty());
+    let admin_key = args
+        .admin_key
+        .clone()
+        .or(raw.admin_key)
+        .filter(|key| !key.is_empty());
     if admin_key.as_ref().is_some_and(|key| key.len() < 16) {
         problems.push("admin-key: must be at least 16 characters".to_owned());
     }
     let header_prefix = raw.header_prefix.unwrap_or_else(|| "Supapitch".to_owned());
-    if header_prefix.is_empty() || !header_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if header_prefix.is_empty()
+        || !header_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         problems.push("header_prefix: must be letters, digits or '-'".to_owned());
     }
-    let log = args.log.clone().or(raw.log).unwrap_or_else(|| "info".to_owned());
+    let log = args
+        .log
+        .clone()
+        .or(raw.log)
+        .unwrap_or_else(|| "info".to_owned());
     if !["error", "warn", "info", "debug", "trace"].contains(&log.as_str()) {
-        problems.push(format!("log: '{log}' is not one of error, warn, info, debug, trace"));
+        problems.push(format!(
+            "log: '{log}' is not one of error, warn, info, debug, trace"
+        ));
     }
     let positive = |name: &str, value: u64, problems: &mut Vec<String>| {
         if value == 0 {
@@ -129,19 +154,40 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
         }
         value
     };
-    let connect_ms = positive("connect_timeout_ms", raw.connect_timeout_ms.unwrap_or(5_000), &mut problems);
-    let attempt_ms = positive("attempt_timeout_ms", raw.attempt_timeout_ms.unwrap_or(15_000), &mut problems);
+    let connect_ms = positive(
+        "connect_timeout_ms",
+        raw.connect_timeout_ms.unwrap_or(5_000),
+        &mut problems,
+    );
+    let attempt_ms = positive(
+        "attempt_timeout_ms",
+        raw.attempt_timeout_ms.unwrap_or(15_000),
+        &mut problems,
+    );
     let settings = Settings {
         listen,
-        data_dir: args.data_dir.clone().or(raw.data_dir).unwrap_or_else(|| PathBuf::from("./herald-data")),
+        data_dir: args
+            .data_dir
+            .clone()
+            .or(raw.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./herald-data")),
         admin_key,
-        allow_private_networks: args.allow_private_networks.or(raw.allow_private_networks).unwrap_or(false),
+        allow_private_networks: args
+            .allow_private_networks
+            .or(raw.allow_private_networks)
+            .unwrap_or(false),
         allowed_cidrs,
         require_https: args.require_https.or(raw.require_https).unwrap_or(false),
         retry_schedule,
-        postgres_url: args.postgres_url.clone().or(raw.postgres_url).filter(|url| !url.is_empty()),
+        postgres_url: args
+            .postgres_url
+            .clone()
+            .or(raw.postgres_url)
+            .filter(|url| !url.is_empty()),
         header_prefix,
-        user_agent: raw.user_agent.unwrap_or_else(|| format!("Supapitch-Webhooks/{}", env!("CARGO_PKG_VERSION"))),
+        user_agent: raw
+            .user_agent
+            .unwrap_or_else(|| format!("Supapitch-Webhooks/{}", env!("CARGO_PKG_VERSION"))),
         log,
         connect_timeout: Duration::from_millis(connect_ms),
         attempt_timeout: Duration::from_millis(attempt_ms),
@@ -168,10 +214,16 @@ mod tests {
 
     #[test]
     fn flags_override_the_file() {
-        let raw: RawSettings = toml::from_str("listen = \"127.0.0.1:9000\"\nretry_schedule = \"1s,2s\"\nlog = \"debug\"").unwrap();
+        let raw: RawSettings = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\nretry_schedule = \"1s,2s\"\nlog = \"debug\"",
+        )
+        .unwrap();
         let settings = validate(raw, &args(&["--listen", "127.0.0.1:9001"])).unwrap();
         assert_eq!(settings.listen, "127.0.0.1:9001".parse().unwrap());
-        assert_eq!(settings.retry_schedule, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(
+            settings.retry_schedule,
+            vec![Duration::from_secs(1), Duration::from_secs(2)]
+        );
         assert_eq!(settings.log, "debug");
         assert_eq!(settings.data_dir, PathBuf::from("./herald-data"));
         assert!(!settings.allow_private_networks);
@@ -179,7 +231,8 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let raw: RawSettings = toml::from_str("listen = \"nowhere\"\nretry_schedule = \"5x\"").unwrap();
+        let raw: RawSettings =
+            toml::from_str("listen = \"nowhere\"\nretry_schedule = \"5x\"").unwrap();
         let error = validate(raw, &args(&[])).unwrap_err().to_string();
         assert!(error.contains("listen: 'nowhere'"), "{error}");
         assert!(error.contains("retry-schedule:"), "{error}");
@@ -187,7 +240,9 @@ mod tests {
 
     #[test]
     fn unknown_file_fields_are_refused() {
-        let error = toml::from_str::<RawSettings>("lisen = \"x\"").unwrap_err().to_string();
+        let error = toml::from_str::<RawSettings>("lisen = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("unknown field `lisen`"), "{error}");
     }
 }

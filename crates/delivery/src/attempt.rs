@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use herald_event::{
     Attempt, AttemptError, AttemptId, AttemptOutcome, Delivery, DeliveryStatus, Endpoint,
-    HttpRecord, NextAction, Timestamp,
+    EndpointId, HttpRecord, NextAction, TenantId, Timestamp,
 };
 use herald_retry::{is_gone, jitter_sample_from, next_attempt, Next};
 use herald_signing::Secret;
@@ -18,6 +18,17 @@ use herald_transport::{OutboundRequest, Response};
 
 use crate::headers::delivery_headers;
 use crate::Engine;
+
+/// What one run of a claim came to, for the endpoint's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttemptResult {
+    /// A 2xx.
+    Succeeded,
+    /// An attempt was made and failed.
+    Failed,
+    /// No request was sent (endpoint deleted or disabled).
+    NotAttempted,
+}
 
 /// A cheap, lock-free random stream for retry jitter (splitmix64).
 #[derive(Debug)]
@@ -42,18 +53,24 @@ impl JitterSource {
 
 impl Engine {
     /// Runs one claimed delivery to its next state and records it.
-    pub(crate) async fn run_claim(&self, claim: Claim) {
-        let Claim { mut delivery, event, endpoint } = claim;
+    pub(crate) async fn run_claim(&self, claim: Claim) -> AttemptResult {
+        let Claim {
+            mut delivery,
+            event,
+            endpoint,
+        } = claim;
         let now = self.clock.now();
         let endpoint = match endpoint {
             None => {
-                self.finish(&mut delivery, DeliveryStatus::Cancelled, now, None).await;
-                return;
+                self.finish(&mut delivery, DeliveryStatus::Cancelled, now, None)
+                    .await;
+                return AttemptResult::NotAttempted;
             }
             // Test sends go out even to a disabled endpoint: the operator asked for them.
             Some(endpoint) if !endpoint.enabled && !delivery.test => {
-                self.finish(&mut delivery, DeliveryStatus::Skipped, now, None).await;
-                return;
+                self.finish(&mut delivery, DeliveryStatus::Skipped, now, None)
+                    .await;
+                return AttemptResult::NotAttempted;
             }
             Some(endpoint) => endpoint,
         };
@@ -74,7 +91,10 @@ impl Engine {
             headers: headers
                 .iter()
                 .map(|(name, value)| {
-                    (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+                    (
+                        name.to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
                 })
                 .collect(),
             body: event.payload.clone(),
@@ -148,6 +168,11 @@ impl Engine {
             self.disable_gone_endpoint(endpoint, finished).await;
         }
         self.record(&delivery, Some(&attempt)).await;
+        if attempt.succeeded() {
+            AttemptResult::Succeeded
+        } else {
+            AttemptResult::Failed
+        }
     }
 
     /// Ends a delivery without an attempt (endpoint deleted or disabled).
@@ -174,25 +199,58 @@ impl Engine {
 
     /// A receiver answered 410 Gone: stop sending to the endpoint, saying why.
     async fn disable_gone_endpoint(&self, endpoint: Endpoint, now: Timestamp) {
-        let mut endpoint = endpoint;
+        let reason = format!("receiver answered 410 Gone at {now}");
+        self.disable_endpoint(&endpoint.tenant, &endpoint.id, reason, now)
+            .await;
+    }
+
+    /// The endpoint failed every attempt for the circuit policy's `disable_after`.
+    pub(crate) async fn disable_failing_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        now: Timestamp,
+    ) {
+        let period = herald_retry::format_schedule(&[self.config.circuit.disable_after]);
+        let reason = format!("every attempt failed for {period} (disabled at {now})");
+        self.disable_endpoint(tenant, endpoint, reason, now).await;
+    }
+
+    async fn disable_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        reason: String,
+        now: Timestamp,
+    ) {
         // Re-read so a concurrent change (new URL, re-enable) is not overwritten blindly.
-        if let Ok(Some(current)) = self.store.get_endpoint(&endpoint.tenant, &endpoint.id).await {
-            endpoint = current;
-        }
+        let mut endpoint = match self.store.get_endpoint(tenant, endpoint).await {
+            Ok(Some(endpoint)) => endpoint,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::error!(endpoint = %endpoint, %error, "cannot read endpoint to disable it");
+                return;
+            }
+        };
         if !endpoint.enabled {
             return;
         }
         endpoint.enabled = false;
-        endpoint.disabled_reason = Some(format!("receiver answered 410 Gone at {now}"));
+        endpoint.disabled_reason = Some(reason);
         endpoint.updated_at = now;
-        tracing::warn!(endpoint = %endpoint.id, "endpoint disabled after 410 Gone");
+        tracing::warn!(endpoint = %endpoint.id, reason = ?endpoint.disabled_reason, "endpoint disabled");
         if let Err(error) = self.store.put_endpoint(&endpoint).await {
             tracing::error!(endpoint = %endpoint.id, %error, "failed to disable endpoint");
         }
     }
 }
 
-type Classified = (AttemptOutcome, Option<u16>, Option<HttpRecord>, Option<AttemptError>);
+type Classified = (
+    AttemptOutcome,
+    Option<u16>,
+    Option<HttpRecord>,
+    Option<AttemptError>,
+);
 
 /// Turns a transport result into the retry policy's outcome and the log's fields.
 fn classify(result: Result<Response, herald_transport::TransportError>) -> Classified {
@@ -207,7 +265,10 @@ fn classify(result: Result<Response, herald_transport::TransportError>) -> Class
             let outcome = if (200..300).contains(&status) {
                 AttemptOutcome::Delivered { status }
             } else {
-                AttemptOutcome::Rejected { status, retry_after }
+                AttemptOutcome::Rejected {
+                    status,
+                    retry_after,
+                }
             };
             let record = HttpRecord {
                 headers: response.headers,
@@ -218,8 +279,16 @@ fn classify(result: Result<Response, herald_transport::TransportError>) -> Class
             (outcome, Some(status), Some(record), None)
         }
         Err(error) => {
-            let unreachable = AttemptError { kind: error.kind(), message: error.report() };
-            (AttemptOutcome::Unreachable(unreachable.clone()), None, None, Some(unreachable))
+            let unreachable = AttemptError {
+                kind: error.kind(),
+                message: error.report(),
+            };
+            (
+                AttemptOutcome::Unreachable(unreachable.clone()),
+                None,
+                None,
+                Some(unreachable),
+            )
         }
     }
 }

@@ -35,7 +35,10 @@ pub struct TokioClock {
 impl TokioClock {
     /// A clock reading `start` now.
     pub fn starting_at(start: Timestamp) -> Self {
-        TokioClock { start, origin: tokio::time::Instant::now() }
+        TokioClock {
+            start,
+            origin: tokio::time::Instant::now(),
+        }
     }
 }
 

@@ -15,36 +15,78 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use herald_event::{DeliveryStatus, EndpointId};
+use herald_event::{DeliveryStatus, EndpointId, Timestamp};
+use herald_retry::{Admission, CircuitPolicy, EndpointHealth};
 use herald_store::Claim;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::{attempt::JitterSource, headers::HeaderNames, DeliveryConfig, DeliveryDeps, DeliveryError, Engine};
+use crate::attempt::{AttemptResult, JitterSource};
+use crate::{headers::HeaderNames, DeliveryConfig, DeliveryDeps, DeliveryError, Engine};
 
-/// Per-endpoint attempts in flight.
+/// Per-endpoint attempts in flight and health (circuit breaker), for this engine.
 #[derive(Debug, Default)]
-struct EndpointSlots(Mutex<HashMap<EndpointId, usize>>);
+struct Endpoints(Mutex<HashMap<EndpointId, EndpointState>>);
 
-impl EndpointSlots {
-    fn try_take(&self, endpoint: &EndpointId, cap: usize) -> bool {
-        let mut slots = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let in_flight = slots.entry(endpoint.clone()).or_insert(0);
-        if *in_flight >= cap {
-            return false;
-        }
-        *in_flight += 1;
-        true
+#[derive(Debug, Default)]
+struct EndpointState {
+    in_flight: usize,
+    health: EndpointHealth,
+}
+
+impl Endpoints {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, EndpointState>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn give_back(&self, endpoint: &EndpointId) {
-        let mut slots = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(in_flight) = slots.get_mut(endpoint) {
-            *in_flight -= 1;
-            if *in_flight == 0 {
-                slots.remove(endpoint);
-            }
+    /// Takes a slot if the endpoint's cap and circuit allow an attempt now.
+    fn try_take(
+        &self,
+        endpoint: &EndpointId,
+        now: Timestamp,
+        config: &DeliveryConfig,
+    ) -> Admission {
+        let mut endpoints = self.lock();
+        let state = endpoints.entry(endpoint.clone()).or_default();
+        let admission = state.health.admit(
+            now,
+            state.in_flight,
+            config.per_endpoint_in_flight,
+            config.endpoint_busy_delay,
+        );
+        if admission == Admission::Go {
+            state.in_flight += 1;
         }
+        admission
+    }
+
+    /// Gives the slot back and updates health; returns whether the endpoint has failed
+    /// long enough to be disabled.
+    fn give_back(
+        &self,
+        endpoint: &EndpointId,
+        result: AttemptResult,
+        now: Timestamp,
+        policy: &CircuitPolicy,
+    ) -> bool {
+        let mut endpoints = self.lock();
+        let Some(state) = endpoints.get_mut(endpoint) else {
+            return false;
+        };
+        state.in_flight = state.in_flight.saturating_sub(1);
+        match result {
+            AttemptResult::Succeeded => state.health.record_success(),
+            AttemptResult::Failed => state.health.record_failure(now, policy),
+            AttemptResult::NotAttempted => {}
+        }
+        let disable = state.health.should_disable(now, policy);
+        // Forget healthy idle endpoints so the map does not grow without bound.
+        if state.in_flight == 0 && state.health == EndpointHealth::default() {
+            endpoints.remove(endpoint);
+        }
+        disable
     }
 }
 
@@ -55,7 +97,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DeliveryError> {
     if config.max_in_flight == 0 || config.per_endpoint_in_flight == 0 || config.claim_batch == 0 {
-        return Err(DeliveryError::Config("concurrency bounds and claim batch must be at least 1"));
+        return Err(DeliveryError::Config(
+            "concurrency bounds and claim batch must be at least 1",
+        ));
     }
     let header_names = HeaderNames::new(&config.header_prefix, &config.user_agent)
         .map_err(DeliveryError::Config)?;
@@ -68,7 +112,7 @@ pub async fn run(
         config,
     });
     let permits = Arc::new(Semaphore::new(engine.config.max_in_flight));
-    let slots = Arc::new(EndpointSlots::default());
+    let slots = Arc::new(Endpoints::default());
     let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
@@ -99,7 +143,9 @@ pub async fn run(
             engine.config.poll_interval
         } else {
             match engine.store.next_due_at().await {
-                Ok(Some(due)) => due.since(engine.clock.now()).min(engine.config.poll_interval),
+                Ok(Some(due)) => due
+                    .since(engine.clock.now())
+                    .min(engine.config.poll_interval),
                 Ok(None) => engine.config.poll_interval,
                 Err(error) => {
                     tracing::error!(%error, "reading the due queue failed");
@@ -124,43 +170,60 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts one claimed delivery, or hands it back if its endpoint is at its cap.
+/// Starts one claimed delivery, or hands it back if its endpoint is at its cap or
+/// held back by its circuit breaker.
 async fn start_attempt(
     engine: &Arc<Engine>,
     permits: &Arc<Semaphore>,
-    slots: &Arc<EndpointSlots>,
+    slots: &Arc<Endpoints>,
     finished: &Arc<Notify>,
     tasks: &mut JoinSet<()>,
     claim: Claim,
 ) {
     let endpoint_id = claim.delivery.endpoint_id.clone();
-    if !slots.try_take(&endpoint_id, engine.config.per_endpoint_in_flight) {
-        defer(engine, claim).await;
+    let now = engine.clock.now();
+    if let Admission::WaitUntil(later) = slots.try_take(&endpoint_id, now, &engine.config) {
+        defer(engine, claim, later).await;
         return;
     }
     // The loop claims no more than the free permits and is the only taker.
     let Ok(permit) = Arc::clone(permits).try_acquire_owned() else {
-        slots.give_back(&endpoint_id);
-        defer(engine, claim).await;
+        slots.give_back(
+            &endpoint_id,
+            AttemptResult::NotAttempted,
+            now,
+            &engine.config.circuit,
+        );
+        defer(engine, claim, now.plus(engine.config.endpoint_busy_delay)).await;
         return;
     };
     let engine = Arc::clone(engine);
     let slots = Arc::clone(slots);
     let finished = Arc::clone(finished);
     tasks.spawn(async move {
-        engine.run_claim(claim).await;
-        slots.give_back(&endpoint_id);
+        let tenant = claim.delivery.tenant.clone();
+        let result = engine.run_claim(claim).await;
+        let now = engine.clock.now();
+        if slots.give_back(&endpoint_id, result, now, &engine.config.circuit) {
+            engine
+                .disable_failing_endpoint(&tenant, &endpoint_id, now)
+                .await;
+        }
         drop(permit);
         finished.notify_one();
     });
 }
 
-/// Hands a claimed delivery back to the store, due again after `endpoint_busy_delay`.
-async fn defer(engine: &Engine, claim: Claim) {
+/// Hands a claimed delivery back to the store, due again at `later`; not an attempt.
+async fn defer(engine: &Engine, claim: Claim, later: Timestamp) {
     let mut delivery = claim.delivery;
     let now = engine.clock.now();
-    debug_assert_eq!(delivery.status, DeliveryStatus::Pending, "only pending deliveries are claimed");
-    delivery.next_attempt_at = Some(now.plus(engine.config.endpoint_busy_delay));
+    debug_assert_eq!(
+        delivery.status,
+        DeliveryStatus::Pending,
+        "only pending deliveries are claimed"
+    );
+    delivery.next_attempt_at = Some(later);
     delivery.updated_at = now;
     if let Err(error) = engine.store.record_attempt(&delivery, None).await {
         tracing::error!(delivery = %delivery.id, %error, "failed to defer a delivery");

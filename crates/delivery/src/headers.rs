@@ -20,13 +20,18 @@ pub(crate) struct HeaderNames {
 impl HeaderNames {
     /// Names for `X-{prefix}-Signature` and `X-{prefix}-Event`.
     pub(crate) fn new(prefix: &str, user_agent: &str) -> Result<Self, &'static str> {
-        let signature = HeaderName::try_from(format!("x-{}-signature", prefix.to_ascii_lowercase()))
-            .map_err(|_| "header prefix is not a valid header name part")?;
+        let signature =
+            HeaderName::try_from(format!("x-{}-signature", prefix.to_ascii_lowercase()))
+                .map_err(|_| "header prefix is not a valid header name part")?;
         let event = HeaderName::try_from(format!("x-{}-event", prefix.to_ascii_lowercase()))
             .map_err(|_| "header prefix is not a valid header name part")?;
-        let user_agent =
-            HeaderValue::try_from(user_agent).map_err(|_| "user agent is not a valid header value")?;
-        Ok(HeaderNames { signature, event, user_agent })
+        let user_agent = HeaderValue::try_from(user_agent)
+            .map_err(|_| "user agent is not a valid header value")?;
+        Ok(HeaderNames {
+            signature,
+            event,
+            user_agent,
+        })
     }
 }
 
@@ -42,7 +47,10 @@ pub(crate) fn delivery_headers(
     let timestamp = attempt_time.as_secs();
     let signatures = sign_all(secrets, event_id, timestamp, body);
     let mut headers = vec![
-        (http::header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+        (
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ),
         (http::header::USER_AGENT, names.user_agent.clone()),
     ];
     // Ids, type names, hex and base64 are ASCII by construction; an id that somehow is
@@ -55,8 +63,14 @@ pub(crate) fn delivery_headers(
     push(names.signature.clone(), &signatures.hex);
     push(names.event.clone(), event_type);
     push(HeaderName::from_static("webhook-id"), event_id);
-    push(HeaderName::from_static("webhook-timestamp"), &timestamp.to_string());
-    push(HeaderName::from_static("webhook-signature"), &signatures.standard);
+    push(
+        HeaderName::from_static("webhook-timestamp"),
+        &timestamp.to_string(),
+    );
+    push(
+        HeaderName::from_static("webhook-signature"),
+        &signatures.standard,
+    );
     headers
 }
 
@@ -83,14 +97,22 @@ mod tests {
         let expected = [
             ("content-type", "application/json"),
             ("user-agent", "Supapitch-Webhooks/0.1.0"),
-            ("x-supapitch-signature", "e2cb4f5251572539d458bfb8a7adb533b08801e6a794467e06f771debbb0818b"),
+            (
+                "x-supapitch-signature",
+                "e2cb4f5251572539d458bfb8a7adb533b08801e6a794467e06f771debbb0818b",
+            ),
             ("x-supapitch-event", "email.sent"),
             ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
             ("webhook-timestamp", "1614265330"),
-            ("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+            (
+                "webhook-signature",
+                "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            ),
         ];
-        let expected: Vec<(String, String)> =
-            expected.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
         assert_eq!(rendered, expected);
     }
 }

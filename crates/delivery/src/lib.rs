@@ -17,7 +17,7 @@ mod headers;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_retry::RetryPolicy;
+use herald_retry::{CircuitPolicy, RetryPolicy};
 use herald_store::Store;
 use herald_transport::Transport;
 use tokio::sync::Notify;
@@ -47,6 +47,8 @@ pub struct DeliveryConfig {
     /// How long a delivery held back by the per-endpoint limit waits before it is
     /// claimed again.
     pub endpoint_busy_delay: Duration,
+    /// When an endpoint that keeps failing is held back, and when it is disabled.
+    pub circuit: CircuitPolicy,
     /// The longest the engine sleeps without looking at the store (other processes,
     /// such as `herald-api` on a shared store, cannot wake it).
     pub poll_interval: Duration,
@@ -65,6 +67,7 @@ impl DeliveryConfig {
             per_endpoint_in_flight: 32,
             endpoint_busy_delay: Duration::from_millis(250),
             poll_interval: Duration::from_secs(1),
+            circuit: CircuitPolicy::standard(),
         }
     }
 }

@@ -160,8 +160,16 @@ mod tests {
             let required = def.schema["required"].as_array().unwrap();
             for field in required {
                 let field = field.as_str().unwrap();
-                assert!(def.sample.get(field).is_some(), "{} sample lacks {field}", def.name);
-                assert!(def.schema["properties"].get(field).is_some(), "{} {field}", def.name);
+                assert!(
+                    def.sample.get(field).is_some(),
+                    "{} sample lacks {field}",
+                    def.name
+                );
+                assert!(
+                    def.schema["properties"].get(field).is_some(),
+                    "{} {field}",
+                    def.name
+                );
             }
         }
     }
@@ -170,8 +178,19 @@ mod tests {
     fn type_names_are_checked() {
         assert_eq!(validate_event_type_name("email.sent"), Ok(()));
         assert_eq!(validate_event_type_name("meeting.booked_v2"), Ok(()));
-        for bad in ["email", "Email.sent", "email.", ".sent", "email.se nt", "email.*"] {
-            assert_eq!(validate_event_type_name(bad), Err(EventError::InvalidTypeName), "{bad}");
+        for bad in [
+            "email",
+            "Email.sent",
+            "email.",
+            ".sent",
+            "email.se nt",
+            "email.*",
+        ] {
+            assert_eq!(
+                validate_event_type_name(bad),
+                Err(EventError::InvalidTypeName),
+                "{bad}"
+            );
         }
     }
 }

@@ -74,7 +74,12 @@ mod tests {
     fn data_is_embedded_byte_for_byte() {
         let id = EventId::new("evt_1");
         let data = "{\"b\":2, \"a\":1,\"s\":\"\\u00e9\"}";
-        let body = build_envelope(&id, "email.sent", Timestamp::from_millis(1_796_310_245_123), data);
+        let body = build_envelope(
+            &id,
+            "email.sent",
+            Timestamp::from_millis(1_796_310_245_123),
+            data,
+        );
         assert_eq!(
             String::from_utf8(body).unwrap(),
             "{\"id\":\"evt_1\",\"type\":\"email.sent\",\"timestamp\":\"2026-12-03T15:04:05.123Z\",\

@@ -132,6 +132,9 @@ mod tests {
         assert_eq!(validate_client_id(""), Err(EventError::InvalidId));
         assert_eq!(validate_client_id("a b"), Err(EventError::InvalidId));
         assert_eq!(validate_client_id("a/b"), Err(EventError::InvalidId));
-        assert_eq!(validate_client_id(&"x".repeat(129)), Err(EventError::InvalidId));
+        assert_eq!(
+            validate_client_id(&"x".repeat(129)),
+            Err(EventError::InvalidId)
+        );
     }
 }

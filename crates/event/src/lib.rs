@@ -16,9 +16,7 @@ mod time;
 pub use catalog::{builtin_catalog, validate_event_type_name, EventTypeDef};
 pub use envelope::{build_envelope, Event};
 pub use error::EventError;
-pub use ids::{
-    validate_client_id, ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, TenantId,
-};
+pub use ids::{validate_client_id, ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, TenantId};
 pub use model::{
     subscription_matches, validate_subscription, ApiKey, Attempt, AttemptError, AttemptOutcome,
     Delivery, DeliveryStatus, Endpoint, EndpointSecret, ErrorKind, HttpRecord, NextAction, Tenant,

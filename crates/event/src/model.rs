@@ -338,7 +338,8 @@ pub struct Attempt {
 impl Attempt {
     /// Whether the attempt was a success (2xx).
     pub fn succeeded(&self) -> bool {
-        self.status_code.is_some_and(|status| (200..300).contains(&status))
+        self.status_code
+            .is_some_and(|status| (200..300).contains(&status))
     }
 }
 
@@ -361,15 +362,30 @@ mod tests {
         for good in ["*", "email.*", "email.sent", "reply.categorized", "a_b.c1"] {
             assert_eq!(validate_subscription(good), Ok(()), "{good}");
         }
-        for bad in ["", "email.", "Email.sent", "email..sent", "*.sent", "email.*.x", "em ail"] {
-            assert_eq!(validate_subscription(bad), Err(EventError::InvalidSubscription), "{bad}");
+        for bad in [
+            "",
+            "email.",
+            "Email.sent",
+            "email..sent",
+            "*.sent",
+            "email.*.x",
+            "em ail",
+        ] {
+            assert_eq!(
+                validate_subscription(bad),
+                Err(EventError::InvalidSubscription),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn delivery_status_names_round_trip() {
         for name in ["pending", "succeeded", "failed", "skipped", "cancelled"] {
-            assert_eq!(DeliveryStatus::parse(name).map(DeliveryStatus::as_str), Some(name));
+            assert_eq!(
+                DeliveryStatus::parse(name).map(DeliveryStatus::as_str),
+                Some(name)
+            );
         }
         assert_eq!(DeliveryStatus::parse("done"), None);
     }

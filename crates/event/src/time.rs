@@ -116,11 +116,16 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let shifted_month = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * shifted_month + 2) / 5 + 1) as u32;
-    let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 } as u32;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    } as u32;
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -139,7 +144,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 fn digits(bytes: &[u8], start: usize, len: usize) -> Option<u32> {
     let slice = bytes.get(start..start + len)?;
     slice.iter().try_fold(0u32, |acc, byte| {
-        byte.is_ascii_digit().then(|| acc * 10 + u32::from(byte - b'0'))
+        byte.is_ascii_digit()
+            .then(|| acc * 10 + u32::from(byte - b'0'))
     })
 }
 
@@ -163,7 +169,8 @@ fn parse_rfc3339(bytes: &[u8]) -> Option<Timestamp> {
         _ => return None,
     };
     // A leap second (:60) is accepted and folded into the next second, as most parsers do.
-    if !separators_ok || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+    if !separators_ok || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60
+    {
         return None;
     }
     let mut position = 19;
@@ -213,13 +220,18 @@ mod tests {
 
     #[track_caller]
     fn check(text: &str, expect_millis: Option<u64>) {
-        let parsed = Timestamp::parse_rfc3339(text).ok().map(Timestamp::as_millis);
+        let parsed = Timestamp::parse_rfc3339(text)
+            .ok()
+            .map(Timestamp::as_millis);
         assert_eq!(parsed, expect_millis, "{text}");
     }
 
     #[test]
     fn formats_with_milliseconds() {
-        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             Timestamp::from_millis(1_614_265_330_000).to_rfc3339(),
             "2021-02-25T15:02:10.000Z"

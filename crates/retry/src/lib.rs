@@ -49,8 +49,18 @@
 //!   `jitter` (10 %) of the delay step that precedes it, in either direction, drawn
 //!   by the caller ([`jitter_sample_from`] turns a random `u64` into a sample). Jitter
 //!   never moves an attempt past the horizon nor before the current time.
-//! - A retry is never planned in the past: after downtime, an overdue plan becomes
-//!   "now", while later attempts keep their places in the schedule.
+//! - A retry is never planned in the past: after downtime, an overdue plan is moved
+//!   to one delay step after "now" (then jittered), so the remaining schedule keeps
+//!   its spacing instead of being spent in a burst.
+//!
+//! # Endpoint health
+//!
+//! [`EndpointHealth`] is the per-endpoint circuit breaker: after
+//! [`CircuitPolicy::failure_threshold`] failures in a row the endpoint is held back for
+//! a cool-down that doubles with each further failure (up to a cap), then one probe is
+//! let through; a success closes the circuit and concurrency ramps back up (1, 2, 4,
+//! ... attempts in flight). An endpoint that has failed every attempt for
+//! [`CircuitPolicy::disable_after`] (5 days) should be disabled.
 //! - On 429 and 503, a `Retry-After` header (seconds or an HTTP-date, read by
 //!   [`parse_retry_after`]) holds the next attempt back until the time it asks for,
 //!   but for no longer than the policy's cap (1 hour) and never past the horizon. A
@@ -58,12 +68,14 @@
 #![warn(missing_docs)]
 
 mod error;
+mod health;
 mod next;
 mod policy;
 mod retry_after;
 mod schedule;
 
 pub use error::RetryError;
+pub use health::{Admission, CircuitPolicy, EndpointHealth};
 pub use next::{is_gone, jitter_sample_from, next_attempt, Next};
 pub use policy::RetryPolicy;
 pub use retry_after::parse_retry_after;

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use herald_delivery::{Clock, DeliveryConfig, DeliveryDeps, TokioClock};
 use herald_event::{
     build_envelope, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId, EndpointSecret,
@@ -15,6 +14,7 @@ use herald_retry::RetryPolicy;
 use herald_store::Store;
 use herald_store_sled::{SledConfig, SledStore};
 use herald_transport::{OutboundRequest, Response, Transport, TransportError};
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::{oneshot, Notify};
 
@@ -31,7 +31,11 @@ pub(crate) struct Sent {
 
 impl Sent {
     pub(crate) fn header(&self, name: &str) -> &str {
-        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
     }
 }
 
@@ -51,10 +55,17 @@ impl Transport for ScriptedTransport {
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
             .collect();
-        self.sent.lock().unwrap().push(Sent { at: self.clock.now(), headers, body: request.body.to_vec() });
+        self.sent.lock().unwrap().push(Sent {
+            at: self.clock.now(),
+            headers,
+            body: request.body.to_vec(),
+        });
         let mut script = self.script.lock().unwrap();
-        let (status, headers, body) =
-            if script.len() > 1 { script.pop_front().unwrap() } else { script.front().cloned().unwrap() };
+        let (status, headers, body) = if script.len() > 1 {
+            script.pop_front().unwrap()
+        } else {
+            script.front().cloned().unwrap()
+        };
         Ok(Response {
             status,
             headers,
@@ -78,7 +89,19 @@ pub(crate) struct Harness {
 }
 
 /// Starts an engine with `delays` (no jitter) and a transport answering `script`.
-pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)>, &'static str)>) -> Harness {
+pub(crate) async fn start(
+    delays: &[u64],
+    script: Vec<(u16, Vec<(String, String)>, &'static str)>,
+) -> Harness {
+    start_configured(delays, script, |_| {}).await
+}
+
+/// Like `start`, with a last say on the engine's configuration.
+pub(crate) async fn start_configured(
+    delays: &[u64],
+    script: Vec<(u16, Vec<(String, String)>, &'static str)>,
+    tweak: impl FnOnce(&mut DeliveryConfig),
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(T0));
     let store = Arc::new(SledStore::open(&SledConfig::temporary(dir.path()), T0).unwrap());
@@ -91,7 +114,11 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
         event_types: vec!["*".to_owned()],
         enabled: true,
         disabled_reason: None,
-        secrets: vec![EndpointSecret { secret: SECRET.to_owned(), created_at: T0, expires_at: None }],
+        secrets: vec![EndpointSecret {
+            secret: SECRET.to_owned(),
+            created_at: T0,
+            expires_at: None,
+        }],
         created_at: T0,
         updated_at: T0,
     };
@@ -102,10 +129,16 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
         sent: Mutex::new(Vec::new()),
     });
     let mut config = DeliveryConfig::standard();
-    config.retry = RetryPolicy::with_delays(delays.iter().map(|secs| Duration::from_secs(*secs)).collect());
+    config.retry = RetryPolicy::with_delays(
+        delays
+            .iter()
+            .map(|secs| Duration::from_secs(*secs))
+            .collect(),
+    );
     config.retry.jitter = 0.0;
     // Nothing outside this process writes to the store, so no need to poll often.
     config.poll_interval = Duration::from_secs(3_600);
+    tweak(&mut config);
     let work = Arc::new(Notify::new());
     let deps = DeliveryDeps {
         store: store.clone(),
@@ -121,7 +154,16 @@ pub(crate) async fn start(delays: &[u64], script: Vec<(u16, Vec<(String, String)
         .await
         .unwrap();
     });
-    Harness { store, transport, tenant, endpoint, work, stop: Some(stop), engine: Some(engine), _dir: dir }
+    Harness {
+        store,
+        transport,
+        tenant,
+        endpoint,
+        work,
+        stop: Some(stop),
+        engine: Some(engine),
+        _dir: dir,
+    }
 }
 
 impl Harness {
@@ -155,7 +197,11 @@ impl Harness {
             created_at: T0,
             updated_at: T0,
         };
-        off_runtime(self.store.insert_event(&event, std::slice::from_ref(&delivery))).unwrap();
+        off_runtime(
+            self.store
+                .insert_event(&event, std::slice::from_ref(&delivery)),
+        )
+        .unwrap();
         // As the API does after ingest: new work, dispatch at once.
         self.work.notify_one();
         delivery.id
@@ -187,8 +233,20 @@ impl Harness {
         panic!("condition not reached within a simulated day");
     }
 
+    pub(crate) async fn store_endpoint(&self) -> Endpoint {
+        self.store
+            .get_endpoint(&self.tenant, &self.endpoint.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     pub(crate) async fn delivery(&self, id: &DeliveryId) -> Delivery {
-        self.store.get_delivery(&self.tenant, id).await.unwrap().unwrap()
+        self.store
+            .get_delivery(&self.tenant, id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     pub(crate) async fn stop(mut self) {
@@ -204,7 +262,12 @@ impl Harness {
 pub(crate) fn off_runtime<T: Send>(work: impl std::future::Future<Output = T> + Send) -> T {
     std::thread::scope(|scope| {
         scope
-            .spawn(|| tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(work))
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+                    .block_on(work)
+            })
             .join()
             .unwrap()
     })
@@ -214,7 +277,11 @@ pub(crate) fn off_runtime<T: Send>(work: impl std::future::Future<Output = T> + 
 pub(crate) fn expected_hex(body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key()).unwrap();
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Scheme S (Standard Webhooks), computed independently of herald-signing.
@@ -222,11 +289,16 @@ pub(crate) fn expected_standard(id: &str, timestamp: &str, body: &[u8]) -> Strin
     let mut mac = Hmac::<Sha256>::new_from_slice(&key()).unwrap();
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fn key() -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(&SECRET["whsec_".len()..]).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(&SECRET["whsec_".len()..])
+        .unwrap()
 }
 
 pub(crate) fn ok(status: u16, body: &'static str) -> (u16, Vec<(String, String)>, &'static str) {

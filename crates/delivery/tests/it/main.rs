@@ -4,4 +4,5 @@
 //! `herald-signing`.
 
 mod harness;
+mod health;
 mod retries;

@@ -15,22 +15,44 @@ async fn failing_endpoint_is_retried_on_schedule_then_failed() {
 
     let sent = harness.sent();
     let first = sent[0].at;
-    let offsets: Vec<u64> = sent.iter().map(|request| request.at.since(first).as_secs()).collect();
+    let offsets: Vec<u64> = sent
+        .iter()
+        .map(|request| request.at.since(first).as_secs())
+        .collect();
     assert_eq!(offsets, [0, 30, 150, 450]);
     let first_body = &sent[0].body;
     assert!(String::from_utf8_lossy(first_body).contains(r#""data":{"b":2, "a":1}"#));
     for request in &sent {
-        assert_eq!(&request.body, first_body, "every attempt sends the identical bytes");
+        assert_eq!(
+            &request.body, first_body,
+            "every attempt sends the identical bytes"
+        );
         assert_eq!(request.header("webhook-id"), "evt_fail");
         assert_eq!(request.header("x-supapitch-event"), "email.sent");
-        assert_eq!(request.header("x-supapitch-signature"), expected_hex(first_body));
+        assert_eq!(
+            request.header("x-supapitch-signature"),
+            expected_hex(first_body)
+        );
         let timestamp = request.header("webhook-timestamp");
-        assert_eq!(timestamp, request.at.as_secs().to_string(), "timestamp is the attempt's own, in seconds");
-        assert_eq!(request.header("webhook-signature"), expected_standard("evt_fail", timestamp, first_body));
+        assert_eq!(
+            timestamp,
+            request.at.as_secs().to_string(),
+            "timestamp is the attempt's own, in seconds"
+        );
+        assert_eq!(
+            request.header("webhook-signature"),
+            expected_standard("evt_fail", timestamp, first_body)
+        );
     }
-    let timestamps: Vec<&str> = sent.iter().map(|request| request.header("webhook-timestamp")).collect();
+    let timestamps: Vec<&str> = sent
+        .iter()
+        .map(|request| request.header("webhook-timestamp"))
+        .collect();
     let first_secs = T0.as_secs();
-    let wanted: Vec<String> = [0, 30, 150, 450].iter().map(|offset| (first_secs + offset).to_string()).collect();
+    let wanted: Vec<String> = [0, 30, 150, 450]
+        .iter()
+        .map(|offset| (first_secs + offset).to_string())
+        .collect();
     assert_eq!(timestamps, wanted);
 
     let delivery = harness.delivery(&delivery).await;
@@ -41,7 +63,11 @@ async fn failing_endpoint_is_retried_on_schedule_then_failed() {
 
     let log = harness
         .store
-        .list_attempts(&harness.tenant, &AttemptFilter::default(), &PageRequest::first(100))
+        .list_attempts(
+            &harness.tenant,
+            &AttemptFilter::default(),
+            &PageRequest::first(100),
+        )
         .await
         .unwrap();
     let numbers: Vec<u32> = log.items.iter().map(|attempt| attempt.attempt).collect();
@@ -69,10 +95,18 @@ async fn a_2xx_ends_the_delivery() {
     assert_eq!(delivery.last_error, None);
     let log = harness
         .store
-        .list_attempts(&harness.tenant, &AttemptFilter::default(), &PageRequest::first(10))
+        .list_attempts(
+            &harness.tenant,
+            &AttemptFilter::default(),
+            &PageRequest::first(10),
+        )
         .await
         .unwrap();
-    let statuses: Vec<Option<u16>> = log.items.iter().map(|attempt| attempt.status_code).collect();
+    let statuses: Vec<Option<u16>> = log
+        .items
+        .iter()
+        .map(|attempt| attempt.status_code)
+        .collect();
     assert_eq!(statuses, [Some(204), Some(503)]);
     assert_eq!(log.items[1].response.as_ref().unwrap().body, b"busy");
     harness.stop().await;
@@ -80,15 +114,23 @@ async fn a_2xx_ends_the_delivery() {
 
 #[tokio::test(start_paused = true)]
 async fn standard_schedule_makes_eleven_attempts_within_24_hours() {
-    let standard = [30, 120, 300, 900, 1_800, 3_600, 7_200, 14_400, 28_800, 28_800];
+    let standard = [
+        30, 120, 300, 900, 1_800, 3_600, 7_200, 14_400, 28_800, 28_800,
+    ];
     let harness = start(&standard, vec![ok(403, "forbidden")]).await;
     let delivery = harness.publish("evt_day", DATA).await;
     harness.run_for(2 * 86_400).await;
 
     let sent = harness.sent();
     let first = sent[0].at;
-    let offsets: Vec<u64> = sent.iter().map(|request| request.at.since(first).as_secs()).collect();
-    assert_eq!(offsets, [0, 30, 150, 450, 1_350, 3_150, 6_750, 13_950, 28_350, 57_150, 85_950]);
+    let offsets: Vec<u64> = sent
+        .iter()
+        .map(|request| request.at.since(first).as_secs())
+        .collect();
+    assert_eq!(
+        offsets,
+        [0, 30, 150, 450, 1_350, 3_150, 6_750, 13_950, 28_350, 57_150, 85_950]
+    );
     let delivery = harness.delivery(&delivery).await;
     assert_eq!(delivery.status, DeliveryStatus::Failed);
     assert_eq!(delivery.attempts, 11);
@@ -101,18 +143,31 @@ async fn gone_stops_the_delivery_and_disables_the_endpoint() {
     let delivery = harness.publish("evt_gone", DATA).await;
     // Disabling the endpoint waits for a disk flush on another thread, during which the
     // paused clock may jump; so wait for the outcome rather than for a fixed time.
-    harness.eventually(|| async { harness.delivery(&delivery).await.status == DeliveryStatus::Failed }).await;
+    harness
+        .eventually(|| async { harness.delivery(&delivery).await.status == DeliveryStatus::Failed })
+        .await;
 
     assert_eq!(harness.sent().len(), 1);
-    let endpoint = harness.store.get_endpoint(&harness.tenant, &harness.endpoint.id).await.unwrap().unwrap();
+    let endpoint = harness
+        .store
+        .get_endpoint(&harness.tenant, &harness.endpoint.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!endpoint.enabled);
-    assert!(endpoint.disabled_reason.unwrap().starts_with("receiver answered 410 Gone at "));
+    assert!(endpoint
+        .disabled_reason
+        .unwrap()
+        .starts_with("receiver answered 410 Gone at "));
 
     // Later events for the disabled endpoint are recorded as skipped, not sent.
     let later = harness.publish("evt_after", DATA).await;
     harness.run_for(60).await;
     assert_eq!(harness.sent().len(), 1);
-    assert_eq!(harness.delivery(&later).await.status, DeliveryStatus::Skipped);
+    assert_eq!(
+        harness.delivery(&later).await.status,
+        DeliveryStatus::Skipped
+    );
     harness.stop().await;
 }
 
@@ -122,11 +177,18 @@ async fn deleting_the_endpoint_cancels_pending_retries() {
     let delivery = harness.publish("evt_del", DATA).await;
     harness.run_for(5).await;
     assert_eq!(harness.sent().len(), 1);
-    let deleted = off_runtime(harness.store.delete_endpoint(&harness.tenant, &harness.endpoint.id, T0));
+    let deleted = off_runtime(harness.store.delete_endpoint(
+        &harness.tenant,
+        &harness.endpoint.id,
+        T0,
+    ));
     assert!(deleted.unwrap());
     harness.run_for(600).await;
 
     assert_eq!(harness.sent().len(), 1, "no attempt after deletion");
-    assert_eq!(harness.delivery(&delivery).await.status, DeliveryStatus::Cancelled);
+    assert_eq!(
+        harness.delivery(&delivery).await.status,
+        DeliveryStatus::Cancelled
+    );
     harness.stop().await;
 }

@@ -12,8 +12,9 @@ const VERSION_1: u8 = 1;
 /// Encodes a record.
 pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![VERSION_1];
-    let body = postcard::to_allocvec(record)
-        .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "encode record", error))?;
+    let body = postcard::to_allocvec(record).map_err(|error| {
+        StoreError::with_source(StoreErrorKind::Corrupt, "encode record", error)
+    })?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -24,7 +25,10 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
         Some((&VERSION_1, body)) => postcard::from_bytes(body).map_err(|error| {
             StoreError::with_source(StoreErrorKind::Corrupt, "decode record", error)
         }),
-        _ => Err(StoreError::new(StoreErrorKind::Corrupt, "unknown record version")),
+        _ => Err(StoreError::new(
+            StoreErrorKind::Corrupt,
+            "unknown record version",
+        )),
     }
 }
 

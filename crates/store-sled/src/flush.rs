@@ -79,11 +79,17 @@ impl GroupCommit {
                     return Ok(());
                 }
                 if current.failures > failures_before {
-                    return Err(StoreError::new(StoreErrorKind::Unavailable, "flush to disk failed"));
+                    return Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        "flush to disk failed",
+                    ));
                 }
             }
             if state.changed().await.is_err() {
-                return Err(StoreError::new(StoreErrorKind::Unavailable, "flush thread stopped"));
+                return Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "flush thread stopped",
+                ));
             }
             // The flush that just finished may have started before our ticket; ask again.
             self.wake_flusher();

@@ -10,7 +10,7 @@
 //! | key | value |
 //! |---|---|
 //! | `s/{name}` | setting bytes |
-//! | `t/{tenant}` | tenant |
+//! | `t/{tenant}` | tenant; `T/{created_ms}{tenant}` list index (ids are client-chosen) |
 //! | `k/{key_hash}` | API key; `K/{tenant}\0{key_id}` -> key_hash |
 //! | `y/{type}` | operator event type (JSON) |
 //! | `e/{tenant}\0{endpoint}` | endpoint |
@@ -58,6 +58,14 @@ pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str)> {
     let time: [u8; 8] = key.get(2..10)?.try_into().ok()?;
     let delivery = std::str::from_utf8(key.get(10..)?).ok()?;
     Some((u64::from_be_bytes(time), delivery))
+}
+
+/// The tenant list index key: creation time then tenant id.
+pub(crate) fn tenant_index(created_ms: u64, tenant: &str) -> Vec<u8> {
+    let mut out = key(b'T', &[]);
+    out.extend_from_slice(&created_ms.to_be_bytes());
+    out.extend_from_slice(tenant.as_bytes());
+    out
 }
 
 /// The event list index key: received time then event id.

@@ -21,6 +21,7 @@ mod store;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use herald_event::{Endpoint, TenantId, Timestamp};
 use herald_store::{StoreError, StoreErrorKind};
@@ -42,12 +43,19 @@ pub struct SledConfig {
 impl SledConfig {
     /// A persistent database in `path` with a 32 MiB cache.
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        SledConfig { path: path.into(), cache_capacity_bytes: 32 << 20, temporary: false }
+        SledConfig {
+            path: path.into(),
+            cache_capacity_bytes: 32 << 20,
+            temporary: false,
+        }
     }
 
     /// A database that is deleted when the store is dropped.
     pub fn temporary(path: impl Into<PathBuf>) -> Self {
-        SledConfig { temporary: true, ..SledConfig::at(path) }
+        SledConfig {
+            temporary: true,
+            ..SledConfig::at(path)
+        }
     }
 }
 
@@ -66,26 +74,7 @@ pub struct SledStore {
 impl SledStore {
     /// Opens (or creates) the database and releases the leases of a previous run as of `now`.
     pub fn open(config: &SledConfig, now: Timestamp) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(&config.path)
-            .cache_capacity(config.cache_capacity_bytes)
-            .temporary(config.temporary)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|error| match error {
-                sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    StoreError::with_source(
-                        StoreErrorKind::Unavailable,
-                        "the data directory is in use by another process",
-                        error,
-                    )
-                }
-                other => StoreError::with_source(
-                    StoreErrorKind::Unavailable,
-                    "open sled database",
-                    other,
-                ),
-            })?;
+        let db = open_db(config)?;
         let commit = GroupCommit::start(db.clone())?;
         let store = SledStore {
             db,
@@ -103,7 +92,9 @@ impl SledStore {
     fn lock(&self) -> MutexGuard<'_, ()> {
         // A poisoned lock only means another thread panicked while holding it; sled's
         // own state is still consistent because batches are atomic.
-        self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.write_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn get_record<T: serde::de::DeserializeOwned>(
@@ -117,11 +108,54 @@ impl SledStore {
     }
 
     fn apply(&self, batch: sled::Batch) -> Result<(), StoreError> {
-        self.db.apply_batch(batch).map_err(unavailable("apply batch"))
+        self.db
+            .apply_batch(batch)
+            .map_err(unavailable("apply batch"))
     }
 
     fn forget_endpoints(&self, tenant: &TenantId) {
-        let mut cache = self.endpoint_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .endpoint_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.remove(tenant);
+    }
+}
+
+/// How long `open_db` keeps retrying an open that fails with an I/O error.
+///
+/// sled releases its exclusive lock on the directory from background threads a moment
+/// after the last handle is dropped (spacejam/sled#1234), so a store reopened in the
+/// same process (a restart test, an embedder) can find it still held by its
+/// predecessor for a few milliseconds. A lock held by another process, or any lasting
+/// I/O error, is reported once this much time has been spent waiting.
+const OPEN_RETRY_LIMIT: Duration = Duration::from_secs(1);
+
+fn open_db(config: &SledConfig) -> Result<sled::Db, StoreError> {
+    let sled_config = sled::Config::new()
+        .path(&config.path)
+        .cache_capacity(config.cache_capacity_bytes)
+        .temporary(config.temporary)
+        .flush_every_ms(Some(200));
+    let mut waited = Duration::ZERO;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        match sled_config.open() {
+            Ok(db) => return Ok(db),
+            // sled reports a held lock as a plain `Other` I/O error whose only detail is
+            // its message, so every I/O error is retried rather than recognised.
+            Err(sled::Error::Io(_)) if waited < OPEN_RETRY_LIMIT => {
+                std::thread::sleep(pause);
+                waited += pause;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(error) => {
+                return Err(StoreError::with_source(
+                    StoreErrorKind::Unavailable,
+                    "open sled database (a held lock means another process uses the directory)",
+                    error,
+                ));
+            }
+        }
     }
 }

@@ -24,7 +24,9 @@ impl SledStore {
         let end = match cursor {
             Some(cursor) => keys::key_of_cursor(cursor, prefix)
                 .filter(|key| key.starts_with(prefix))
-                .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor"))?,
+                .ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor")
+                })?,
             None => {
                 let mut end = prefix.to_vec();
                 end.push(0xff);
@@ -45,6 +47,9 @@ impl SledStore {
                 last_key = Some(key.to_vec());
             }
         }
-        Ok(Page { items, next_cursor: None })
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
     }
 }

@@ -58,7 +58,10 @@ impl SledStore {
         tenant: &TenantId,
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
-        self.get_record(&keys::key(b'e', &[tenant.as_str().as_bytes(), id.as_str().as_bytes()]))
+        self.get_record(&keys::key(
+            b'e',
+            &[tenant.as_str().as_bytes(), id.as_str().as_bytes()],
+        ))
     }
 
     /// See `Store::claim_due`.
@@ -79,21 +82,25 @@ impl SledStore {
             }
             let (key, _) = entry.map_err(unavailable("scan due queue"))?;
             let Some((_, delivery_id)) = keys::parse_due(&key) else {
-                return Err(StoreError::new(StoreErrorKind::Corrupt, "malformed due key"));
+                return Err(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "malformed due key",
+                ));
             };
-            // Drop the queue entry and lease marker; a delivery claimed below gets new
-            // ones, and one skipped (settled, or cancelled while leased) must not be
-            // re-queued by `release_leases` at every start-up.
             batch.remove(key.clone());
-            batch.remove(keys::key(b'l', &[delivery_id.as_bytes()]));
             let Some(mut delivery) = self.load_delivery(delivery_id)? else {
                 continue;
             };
             if delivery.status != DeliveryStatus::Pending {
                 continue;
             }
-            let event_key =
-                keys::key(b'v', &[delivery.tenant.as_str().as_bytes(), delivery.event_id.as_str().as_bytes()]);
+            let event_key = keys::key(
+                b'v',
+                &[
+                    delivery.tenant.as_str().as_bytes(),
+                    delivery.event_id.as_str().as_bytes(),
+                ],
+            );
             let Some(event) = self.get_record::<Event>(&event_key)? else {
                 tracing::error!(delivery = %delivery.id, "delivery without its event; dropped from queue");
                 continue;
@@ -103,16 +110,26 @@ impl SledStore {
                 // The lease ran out (or was released at start-up) without a record:
                 // the worker died mid-attempt. Log it so the gap is visible.
                 delivery.attempts += 1;
-                let url = endpoint.as_ref().map(|endpoint| endpoint.url.clone()).unwrap_or_default();
+                let url = endpoint
+                    .as_ref()
+                    .map(|endpoint| endpoint.url.clone())
+                    .unwrap_or_default();
                 Self::add_attempt(&mut batch, &interrupted_attempt(&delivery, url, now))?;
             }
             delivery.lease_until = Some(lease_until);
             delivery.updated_at = now;
             let id = delivery.id.as_str().as_bytes();
-            batch.insert(keys::due(lease_until.as_millis(), delivery.id.as_str()), &[]);
+            batch.insert(
+                keys::due(lease_until.as_millis(), delivery.id.as_str()),
+                &[],
+            );
             batch.insert(keys::key(b'l', &[id]), &[]);
             batch.insert(keys::key(b'd', &[id]), codec::encode(&delivery)?);
-            claims.push(Claim { delivery, event, endpoint });
+            claims.push(Claim {
+                delivery,
+                event,
+                endpoint,
+            });
         }
         self.apply(batch)?;
         Ok(claims)
@@ -130,14 +147,20 @@ impl SledStore {
             .load_delivery(id)?
             .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, "delivery"))?;
         let Some(lease_until) = stored.lease_until else {
-            return Err(StoreError::new(StoreErrorKind::Conflict, "delivery is not leased"));
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                "delivery is not leased",
+            ));
         };
         // The lease expiry identifies the claim. A worker whose lease ran out and was
         // taken by another claim still holds the old expiry: its outcome is stale, and
         // accepting it would overwrite the newer claim's state (and that claim's own
         // record would then fail).
         if delivery.lease_until != Some(lease_until) {
-            return Err(StoreError::new(StoreErrorKind::Conflict, "delivery was claimed again"));
+            return Err(StoreError::new(
+                StoreErrorKind::Conflict,
+                "delivery was claimed again",
+            ));
         }
         let mut batch = sled::Batch::default();
         batch.remove(keys::due(lease_until.as_millis(), id));
@@ -166,8 +189,9 @@ impl SledStore {
         let mut released = 0;
         for entry in self.db.scan_prefix(b"l/") {
             let (key, _) = entry.map_err(unavailable("scan leases"))?;
-            let id = std::str::from_utf8(&key[2..])
-                .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "lease key", error))?;
+            let id = std::str::from_utf8(&key[2..]).map_err(|error| {
+                StoreError::with_source(StoreErrorKind::Corrupt, "lease key", error)
+            })?;
             let Some(mut delivery) = self.load_delivery(id)? else {
                 batch.remove(key);
                 continue;
@@ -177,8 +201,7 @@ impl SledStore {
                 continue;
             };
             if delivery.status != DeliveryStatus::Pending {
-                // Cancelled while leased: nothing to resume. Its queue entry (at the old
-                // expiry) is dropped by the claim that finds it.
+                // Settled or cancelled while leased: nothing to resume.
                 batch.remove(key);
                 continue;
             }
@@ -189,7 +212,9 @@ impl SledStore {
             released += 1;
         }
         self.apply(batch)?;
-        self.db.flush().map_err(unavailable("flush released leases"))?;
+        self.db
+            .flush()
+            .map_err(unavailable("flush released leases"))?;
         Ok(released)
     }
 
@@ -202,16 +227,24 @@ impl SledStore {
         now: Timestamp,
     ) -> Result<usize, StoreError> {
         let _guard = self.lock();
-        let prefix = keys::prefix(b'P', &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()]);
+        let prefix = keys::prefix(
+            b'P',
+            &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()],
+        );
         let mut batch = sled::Batch::default();
         let mut recovered = 0;
         for entry in self.db.scan_prefix(&prefix) {
             let (key, _) = entry.map_err(unavailable("scan endpoint deliveries"))?;
-            let id = std::str::from_utf8(&key[prefix.len()..])
-                .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "index key", error))?;
-            let Some(mut delivery) = self.load_delivery(id)? else { continue };
-            let recoverable =
-                matches!(delivery.status, DeliveryStatus::Failed | DeliveryStatus::Skipped);
+            let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
+                StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
+            })?;
+            let Some(mut delivery) = self.load_delivery(id)? else {
+                continue;
+            };
+            let recoverable = matches!(
+                delivery.status,
+                DeliveryStatus::Failed | DeliveryStatus::Skipped
+            );
             if !recoverable || delivery.created_at < since {
                 continue;
             }
@@ -236,25 +269,43 @@ impl SledStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let _guard = self.lock();
-        let endpoint_key = keys::key(b'e', &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()]);
-        if !self.db.contains_key(&endpoint_key).map_err(unavailable("read endpoint"))? {
+        let endpoint_key = keys::key(
+            b'e',
+            &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()],
+        );
+        if !self
+            .db
+            .contains_key(&endpoint_key)
+            .map_err(unavailable("read endpoint"))?
+        {
             return Ok(false);
         }
         let mut batch = sled::Batch::default();
         batch.remove(endpoint_key);
-        let prefix = keys::prefix(b'P', &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()]);
+        let prefix = keys::prefix(
+            b'P',
+            &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()],
+        );
         for entry in self.db.scan_prefix(&prefix) {
             let (key, _) = entry.map_err(unavailable("scan endpoint deliveries"))?;
-            let id = std::str::from_utf8(&key[prefix.len()..])
-                .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "index key", error))?;
-            let Some(mut delivery) = self.load_delivery(id)? else { continue };
+            let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
+                StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
+            })?;
+            let Some(mut delivery) = self.load_delivery(id)? else {
+                continue;
+            };
             if delivery.status != DeliveryStatus::Pending {
                 continue;
             }
-            // A leased delivery keeps its lease entry; recording it later sees `Cancelled`.
-            if let (None, Some(due)) = (delivery.lease_until, delivery.next_attempt_at) {
+            // Nothing will ever claim it again, so its queue entry goes (the lease expiry
+            // while leased) and so does its lease marker, which would otherwise make
+            // every start-up re-queue it. A leased delivery keeps `lease_until` in its
+            // record, so the attempt in flight can still be recorded; it stays cancelled.
+            let queued_at = delivery.lease_until.or(delivery.next_attempt_at);
+            if let Some(due) = queued_at {
                 batch.remove(keys::due(due.as_millis(), id));
             }
+            batch.remove(keys::key(b'l', &[id.as_bytes()]));
             delivery.status = DeliveryStatus::Cancelled;
             delivery.next_attempt_at = None;
             delivery.updated_at = now;

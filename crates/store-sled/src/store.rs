@@ -27,17 +27,36 @@ fn id_after<'k>(key: &'k [u8], prefix: &[u8]) -> Result<&'k str, StoreError> {
 impl SledStore {
     fn delivery_matches(delivery: &Delivery, tenant: &TenantId, filter: &DeliveryFilter) -> bool {
         &delivery.tenant == tenant
-            && filter.event_id.as_ref().is_none_or(|id| &delivery.event_id == id)
-            && filter.endpoint_id.as_ref().is_none_or(|id| &delivery.endpoint_id == id)
+            && filter
+                .event_id
+                .as_ref()
+                .is_none_or(|id| &delivery.event_id == id)
+            && filter
+                .endpoint_id
+                .as_ref()
+                .is_none_or(|id| &delivery.endpoint_id == id)
             && filter.status.is_none_or(|status| delivery.status == status)
     }
 
     fn attempt_matches(attempt: &Attempt, filter: &AttemptFilter) -> bool {
-        filter.endpoint_id.as_ref().is_none_or(|id| &attempt.endpoint_id == id)
-            && filter.event_id.as_ref().is_none_or(|id| &attempt.event_id == id)
-            && filter.delivery_id.as_ref().is_none_or(|id| &attempt.delivery_id == id)
-            && filter.status_code.is_none_or(|code| attempt.status_code == Some(code))
-            && filter.succeeded.is_none_or(|wanted| attempt.succeeded() == wanted)
+        filter
+            .endpoint_id
+            .as_ref()
+            .is_none_or(|id| &attempt.endpoint_id == id)
+            && filter
+                .event_id
+                .as_ref()
+                .is_none_or(|id| &attempt.event_id == id)
+            && filter
+                .delivery_id
+                .as_ref()
+                .is_none_or(|id| &attempt.delivery_id == id)
+            && filter
+                .status_code
+                .is_none_or(|code| attempt.status_code == Some(code))
+            && filter
+                .succeeded
+                .is_none_or(|wanted| attempt.succeeded() == wanted)
     }
 
     /// Attempts of a known set of deliveries, paginated by attempt id (newest first).
@@ -50,7 +69,10 @@ impl SledStore {
     ) -> Result<Page<Attempt>, StoreError> {
         let mut attempt_ids = BTreeSet::new();
         for delivery in deliveries {
-            for entry in self.db.scan_prefix(keys::prefix(b'A', &[delivery.as_bytes()])) {
+            for entry in self
+                .db
+                .scan_prefix(keys::prefix(b'A', &[delivery.as_bytes()]))
+            {
                 let (_, attempt_id) = entry.map_err(unavailable("scan delivery attempts"))?;
                 attempt_ids.insert(attempt_id.to_vec());
             }
@@ -59,8 +81,9 @@ impl SledStore {
             .cursor
             .as_deref()
             .map(|cursor| {
-                keys::key_of_cursor(cursor, b"")
-                    .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor"))
+                keys::key_of_cursor(cursor, b"").ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor")
+                })
             })
             .transpose()?;
         let mut items = Vec::new();
@@ -70,12 +93,16 @@ impl SledStore {
                 continue;
             }
             let key = keys::key(b'a', &[tenant.as_str().as_bytes(), attempt_id]);
-            let Some(attempt) = self.get_record::<Attempt>(&key)? else { continue };
+            let Some(attempt) = self.get_record::<Attempt>(&key)? else {
+                continue;
+            };
             if !Self::attempt_matches(&attempt, filter) {
                 continue;
             }
             if items.len() == page.limit.max(1) {
-                next_cursor = items.last().map(|last: &Attempt| keys::cursor_of(last.id.as_str().as_bytes(), b""));
+                next_cursor = items
+                    .last()
+                    .map(|last: &Attempt| keys::cursor_of(last.id.as_str().as_bytes(), b""));
                 break;
             }
             items.push(attempt);
@@ -87,23 +114,38 @@ impl SledStore {
 #[async_trait::async_trait]
 impl Store for SledStore {
     async fn get_setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.db.get(keys::key(b's', &[name.as_bytes()])).map_err(unavailable("read setting"))?;
+        let value = self
+            .db
+            .get(keys::key(b's', &[name.as_bytes()]))
+            .map_err(unavailable("read setting"))?;
         Ok(value.map(|bytes| bytes.to_vec()))
     }
 
     async fn put_setting(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.db.insert(keys::key(b's', &[name.as_bytes()]), value).map_err(unavailable("write setting"))?;
+        self.db
+            .insert(keys::key(b's', &[name.as_bytes()]), value)
+            .map_err(unavailable("write setting"))?;
         self.commit.durable().await
     }
 
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         let key = keys::key(b't', &[tenant.id.as_str().as_bytes()]);
-        let swapped = self
-            .db
-            .compare_and_swap(key, None::<&[u8]>, Some(codec::encode(tenant)?))
-            .map_err(unavailable("create tenant"))?;
-        if swapped.is_err() {
-            return Err(StoreError::new(StoreErrorKind::Conflict, "tenant exists"));
+        {
+            // The lock makes check-then-write atomic; the record and its list index go in
+            // one batch.
+            let _guard = self.lock();
+            if self
+                .db
+                .contains_key(&key)
+                .map_err(unavailable("read tenant"))?
+            {
+                return Err(StoreError::new(StoreErrorKind::Conflict, "tenant exists"));
+            }
+            let mut batch = sled::Batch::default();
+            batch.insert(key, codec::encode(tenant)?);
+            let index = keys::tenant_index(tenant.created_at.as_millis(), tenant.id.as_str());
+            batch.insert(index, &[]);
+            self.apply(batch)?;
         }
         self.commit.durable().await
     }
@@ -113,13 +155,26 @@ impl Store for SledStore {
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<Tenant>, StoreError> {
-        self.scan_page(b"t/", page.cursor.as_deref(), page.limit, |_, value| codec::decode(value).map(Some))
+        // Tenant ids are client-chosen, so "newest first" needs the creation-time index.
+        let prefix = keys::key(b'T', &[]);
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
+            let id = key
+                .get(prefix.len() + 8..)
+                .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "tenant index key"))?;
+            self.get_record(&keys::key(b't', &[id]))
+        })
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
-        batch.insert(keys::key(b'k', &[key.key_hash.as_bytes()]), codec::encode(key)?);
-        let index = keys::key(b'K', &[key.tenant.as_str().as_bytes(), key.id.as_str().as_bytes()]);
+        batch.insert(
+            keys::key(b'k', &[key.key_hash.as_bytes()]),
+            codec::encode(key)?,
+        );
+        let index = keys::key(
+            b'K',
+            &[key.tenant.as_str().as_bytes(), key.id.as_str().as_bytes()],
+        );
         batch.insert(index, key.key_hash.as_bytes());
         self.apply(batch)?;
         self.commit.durable().await
@@ -131,7 +186,11 @@ impl Store for SledStore {
 
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.db.scan_prefix(keys::prefix(b'K', &[tenant.as_str().as_bytes()])).rev() {
+        for entry in self
+            .db
+            .scan_prefix(keys::prefix(b'K', &[tenant.as_str().as_bytes()]))
+            .rev()
+        {
             let (_, hash) = entry.map_err(unavailable("scan api keys"))?;
             if let Some(key) = self.get_record(&keys::key(b'k', &[&hash]))? {
                 out.push(key);
@@ -154,9 +213,12 @@ impl Store for SledStore {
     }
 
     async fn put_event_type(&self, def: &EventTypeDef) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(def)
-            .map_err(|error| StoreError::with_source(StoreErrorKind::Corrupt, "encode event type", error))?;
-        self.db.insert(keys::key(b'y', &[def.name.as_bytes()]), json).map_err(unavailable("write event type"))?;
+        let json = serde_json::to_vec(def).map_err(|error| {
+            StoreError::with_source(StoreErrorKind::Corrupt, "encode event type", error)
+        })?;
+        self.db
+            .insert(keys::key(b'y', &[def.name.as_bytes()]), json)
+            .map_err(unavailable("write event type"))?;
         self.commit.durable().await
     }
 
@@ -173,40 +235,70 @@ impl Store for SledStore {
     }
 
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        let key = keys::key(b'e', &[endpoint.tenant.as_str().as_bytes(), endpoint.id.as_str().as_bytes()]);
-        self.db.insert(key, codec::encode(endpoint)?).map_err(unavailable("write endpoint"))?;
+        let key = keys::key(
+            b'e',
+            &[
+                endpoint.tenant.as_str().as_bytes(),
+                endpoint.id.as_str().as_bytes(),
+            ],
+        );
+        self.db
+            .insert(key, codec::encode(endpoint)?)
+            .map_err(unavailable("write endpoint"))?;
         self.forget_endpoints(&endpoint.tenant);
         self.commit.durable().await
     }
 
-    async fn get_endpoint(&self, tenant: &TenantId, id: &EndpointId) -> Result<Option<Endpoint>, StoreError> {
+    async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
         self.load_endpoint(tenant, id)
     }
 
-    async fn list_endpoints(&self, tenant: &TenantId, page: &PageRequest) -> Result<Page<Endpoint>, StoreError> {
+    async fn list_endpoints(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Endpoint>, StoreError> {
         let prefix = keys::prefix(b'e', &[tenant.as_str().as_bytes()]);
-        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |_, value| codec::decode(value).map(Some))
+        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |_, value| {
+            codec::decode(value).map(Some)
+        })
     }
 
     async fn tenant_endpoints(&self, tenant: &TenantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
-        {
-            let cache = self.endpoint_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(endpoints) = cache.get(tenant) {
-                return Ok(Arc::clone(endpoints));
-            }
+        // The cache lock is held across the scan. Writers change the tree first and then
+        // take this lock to forget the tenant, so a list read here is either current or
+        // forgotten right after it is cached; reading outside the lock could cache a
+        // list from before a change that had already been forgotten, for good.
+        let mut cache = self
+            .endpoint_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(endpoints) = cache.get(tenant) {
+            return Ok(Arc::clone(endpoints));
         }
         let mut endpoints = Vec::new();
-        for entry in self.db.scan_prefix(keys::prefix(b'e', &[tenant.as_str().as_bytes()])) {
+        for entry in self
+            .db
+            .scan_prefix(keys::prefix(b'e', &[tenant.as_str().as_bytes()]))
+        {
             let (_, value) = entry.map_err(unavailable("scan endpoints"))?;
             endpoints.push(codec::decode(&value)?);
         }
         let endpoints = Arc::new(endpoints);
-        let mut cache = self.endpoint_cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.insert(tenant.clone(), Arc::clone(&endpoints));
         Ok(endpoints)
     }
 
-    async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let deleted = self.delete_endpoint_now(tenant, id, now)?;
         if deleted {
             self.commit.durable().await?;
@@ -214,34 +306,62 @@ impl Store for SledStore {
         Ok(deleted)
     }
 
-    async fn insert_event(&self, event: &Event, deliveries: &[Delivery]) -> Result<InsertOutcome, StoreError> {
+    async fn insert_event(
+        &self,
+        event: &Event,
+        deliveries: &[Delivery],
+    ) -> Result<InsertOutcome, StoreError> {
         let tenant = event.tenant.as_str().as_bytes();
         let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
-        {
+        let outcome = {
             let _guard = self.lock();
             if let Some(existing) = self.get_record::<Event>(&event_key)? {
                 let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
                 let deliveries = self.db.scan_prefix(prefix).count();
-                return Ok(InsertOutcome::Duplicate { event: existing, deliveries });
+                InsertOutcome::Duplicate {
+                    event: existing,
+                    deliveries,
+                }
+            } else {
+                let mut batch = sled::Batch::default();
+                batch.insert(event_key, codec::encode(event)?);
+                let index = keys::event_index(
+                    event.tenant.as_str(),
+                    event.received_at.as_millis(),
+                    event.id.as_str(),
+                );
+                batch.insert(index, &[]);
+                for delivery in deliveries {
+                    Self::add_delivery(&mut batch, delivery)?;
+                }
+                self.apply(batch)?;
+                InsertOutcome::Inserted
             }
-            let mut batch = sled::Batch::default();
-            batch.insert(event_key, codec::encode(event)?);
-            let index = keys::event_index(event.tenant.as_str(), event.received_at.as_millis(), event.id.as_str());
-            batch.insert(index, &[]);
-            for delivery in deliveries {
-                Self::add_delivery(&mut batch, delivery)?;
-            }
-            self.apply(batch)?;
-        }
+        };
+        // A duplicate waits too: its original may come from a concurrent request still
+        // waiting for its flush, and a duplicate is answered as accepted, so it must not
+        // be answered before the original is on disk. It just joins the next group flush.
         self.commit.durable().await?;
-        Ok(InsertOutcome::Inserted)
+        Ok(outcome)
     }
 
-    async fn get_event(&self, tenant: &TenantId, id: &EventId) -> Result<Option<Event>, StoreError> {
-        self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), id.as_str().as_bytes()]))
+    async fn get_event(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<Event>, StoreError> {
+        self.get_record(&keys::key(
+            b'v',
+            &[tenant.as_str().as_bytes(), id.as_str().as_bytes()],
+        ))
     }
 
-    async fn list_events(&self, tenant: &TenantId, filter: &EventFilter, page: &PageRequest) -> Result<Page<Event>, StoreError> {
+    async fn list_events(
+        &self,
+        tenant: &TenantId,
+        filter: &EventFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Event>, StoreError> {
         let prefix = keys::prefix(b'V', &[tenant.as_str().as_bytes()]);
         self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
             let rest = &key[prefix.len()..];
@@ -256,8 +376,14 @@ impl Store for SledStore {
                 return Ok(None);
             }
             let event_id = &rest[8..];
-            let event: Option<Event> = self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), event_id]))?;
-            Ok(event.filter(|event| filter.event_type.as_ref().is_none_or(|wanted| &event.event_type == wanted)))
+            let event: Option<Event> =
+                self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), event_id]))?;
+            Ok(event.filter(|event| {
+                filter
+                    .event_type
+                    .as_ref()
+                    .is_none_or(|wanted| &event.event_type == wanted)
+            }))
         })
     }
 
@@ -270,17 +396,29 @@ impl Store for SledStore {
         self.commit.durable().await
     }
 
-    async fn get_delivery(&self, tenant: &TenantId, id: &DeliveryId) -> Result<Option<Delivery>, StoreError> {
-        let delivery: Option<Delivery> = self.get_record(&keys::key(b'd', &[id.as_str().as_bytes()]))?;
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let delivery: Option<Delivery> =
+            self.get_record(&keys::key(b'd', &[id.as_str().as_bytes()]))?;
         Ok(delivery.filter(|delivery| &delivery.tenant == tenant))
     }
 
-    async fn list_deliveries(&self, tenant: &TenantId, filter: &DeliveryFilter, page: &PageRequest) -> Result<Page<Delivery>, StoreError> {
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>, StoreError> {
         let tenant_bytes = tenant.as_str().as_bytes();
         // Read the narrowest index the filter allows; the rest is checked per record.
         let prefix = match (&filter.event_id, &filter.endpoint_id) {
             (Some(event), _) => keys::prefix(b'E', &[tenant_bytes, event.as_str().as_bytes()]),
-            (None, Some(endpoint)) => keys::prefix(b'P', &[tenant_bytes, endpoint.as_str().as_bytes()]),
+            (None, Some(endpoint)) => {
+                keys::prefix(b'P', &[tenant_bytes, endpoint.as_str().as_bytes()])
+            }
             (None, None) => keys::prefix(b'D', &[tenant_bytes]),
         };
         self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
@@ -290,17 +428,32 @@ impl Store for SledStore {
         })
     }
 
-    async fn recover_deliveries(&self, tenant: &TenantId, endpoint: &EndpointId, since: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
+    async fn recover_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
         let recovered = self.recover_now(tenant, endpoint, since, now)?;
         self.commit.durable().await?;
         Ok(recovered)
     }
 
-    async fn claim_due(&self, now: Timestamp, max: usize, lease: Duration) -> Result<Vec<Claim>, StoreError> {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>, StoreError> {
         self.claim_due_now(now, max, lease)
     }
 
-    async fn record_attempt(&self, delivery: &Delivery, attempt: Option<&Attempt>) -> Result<(), StoreError> {
+    async fn record_attempt(
+        &self,
+        delivery: &Delivery,
+        attempt: Option<&Attempt>,
+    ) -> Result<(), StoreError> {
         self.record_attempt_now(delivery, attempt)
     }
 
@@ -308,12 +461,25 @@ impl Store for SledStore {
         self.next_due()
     }
 
-    async fn list_attempts(&self, tenant: &TenantId, filter: &AttemptFilter, page: &PageRequest) -> Result<Page<Attempt>, StoreError> {
+    async fn list_attempts(
+        &self,
+        tenant: &TenantId,
+        filter: &AttemptFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Attempt>, StoreError> {
         if let Some(delivery) = &filter.delivery_id {
-            return self.attempts_of_deliveries(tenant, &[delivery.as_str().to_owned()], filter, page);
+            return self.attempts_of_deliveries(
+                tenant,
+                &[delivery.as_str().to_owned()],
+                filter,
+                page,
+            );
         }
         if let Some(event) = &filter.event_id {
-            let prefix = keys::prefix(b'E', &[tenant.as_str().as_bytes(), event.as_str().as_bytes()]);
+            let prefix = keys::prefix(
+                b'E',
+                &[tenant.as_str().as_bytes(), event.as_str().as_bytes()],
+            );
             let mut deliveries = Vec::new();
             for entry in self.db.scan_prefix(&prefix) {
                 let (key, _) = entry.map_err(unavailable("scan event deliveries"))?;

@@ -39,7 +39,11 @@ fn context_suffix(context: &str) -> String {
 impl StoreError {
     /// An error of `kind`, with a short static description of what was being done.
     pub fn new(kind: StoreErrorKind, context: &'static str) -> Self {
-        StoreError { kind, context, source: None }
+        StoreError {
+            kind,
+            context,
+            source: None,
+        }
     }
 
     /// An error of `kind` caused by a backend error.
@@ -48,7 +52,11 @@ impl StoreError {
         context: &'static str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        StoreError { kind, context, source: Some(source.into()) }
+        StoreError {
+            kind,
+            context,
+            source: Some(source.into()),
+        }
     }
 
     /// The class of failure.

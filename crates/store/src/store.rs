@@ -23,7 +23,10 @@ pub struct PageRequest {
 impl PageRequest {
     /// The first page with `limit` items.
     pub fn first(limit: usize) -> Self {
-        PageRequest { limit, cursor: None }
+        PageRequest {
+            limit,
+            cursor: None,
+        }
     }
 }
 
@@ -211,8 +214,12 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError>;
     /// Stores a claimed delivery's new state (lease cleared, next time set or not) and,
-    /// if given, the attempt that led to it, atomically. `Conflict` if the delivery is
-    /// no longer leased (its lease expired and another worker took it).
+    /// if given, the attempt that led to it, atomically. `delivery` is the claimed
+    /// record moved on, with `lease_until` left as claimed: it identifies the claim, and
+    /// the store clears it. `Conflict` if the delivery is no longer leased by that claim
+    /// (its lease expired and another worker took it, or it was already recorded).
+    /// If its endpoint was deleted meanwhile, the attempt is logged and the delivery
+    /// stays `Cancelled`.
     async fn record_attempt(
         &self,
         delivery: &Delivery,

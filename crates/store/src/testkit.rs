@@ -25,22 +25,25 @@ use std::future::Future;
 
 use crate::Store;
 
+mod attempts;
 mod events;
 mod fixtures;
 mod queue;
 mod records;
 
+pub use attempts::{
+    list_attempts_filters_and_pages, record_after_endpoint_deleted_stays_cancelled,
+    record_attempt_conflicts_without_lease, record_attempt_schedules_next,
+    terminal_status_is_never_claimed,
+};
 pub use events::{
     get_delivery_is_scoped_by_tenant, insert_deliveries_adds_to_event,
     insert_event_duplicate_writes_nothing, insert_event_stores_event_and_deliveries,
     list_deliveries_filters_and_pages, list_events_newest_first_with_filters,
 };
 pub use queue::{
-    claim_due_retakes_expired_lease, claim_due_takes_due_oldest_first,
-    list_attempts_filters_and_pages, next_due_at_is_earliest,
-    record_after_endpoint_deleted_stays_cancelled, record_attempt_conflicts_without_lease,
-    record_attempt_schedules_next, recover_deliveries_resets_failed_and_skipped,
-    terminal_status_is_never_claimed,
+    claim_due_retakes_expired_lease, claim_due_takes_due_oldest_first, next_due_at_is_earliest,
+    recover_deliveries_resets_failed_and_skipped,
 };
 pub use records::{
     api_keys_create_find_list_delete, delete_endpoint_cancels_pending, endpoints_put_get_list,
@@ -54,18 +57,19 @@ pub use records::{
 ///
 /// `make` is called once per check and must return a fresh, empty store; the store is
 /// dropped when its check ends, before the next one is made. It is async so that a
-/// backend can create a schema or a directory first. For sled:
+/// backend can create a schema or a directory first. A backend whose stores open
+/// synchronously wraps them in a ready future:
 ///
-/// ```ignore
-/// let base = tempfile::tempdir()?;
-/// let mut n = 0;
-/// herald_store::testkit::conformance(|| {
-///     n += 1;
-///     let path = base.path().join(n.to_string());
-///     async move { SledStore::open(&SledConfig::temporary(path), T0).unwrap() }
-/// })
-/// .await;
 /// ```
+/// use herald_store::Store;
+///
+/// async fn check_my_backend<S: Store>(open_empty_store: impl Fn() -> S) {
+///     herald_store::testkit::conformance(|| std::future::ready(open_empty_store())).await;
+/// }
+/// ```
+///
+/// `herald-store-sled`'s `tests/it/support.rs` has a factory that gives each store its
+/// own directory under one temporary directory.
 pub async fn conformance<S, F, Fut>(mut make: F)
 where
     S: Store,
@@ -80,23 +84,24 @@ where
             drop(store);
         )*};
     }
-    crate::__store_conformance_checks!([run_each] ());
+    crate::__store_conformance_checks!([run_each]());
 }
 
 /// Expands to one `#[tokio::test]` per conformance check, each running on a store
 /// made by `$make` (an expression evaluating to the same kind of factory that
-/// [`conformance`](crate::testkit::conformance) takes). Use it inside a test module;
+/// [`conformance`] takes). Use it inside a test module;
 /// the calling crate needs tokio with the `macros` and `rt` features.
 ///
-/// ```ignore
-/// mod conformance {
-///     herald_store::conformance_tests!(super::temporary_stores());
-/// }
+/// A backend's `tests/it/conformance.rs` can be this one line, where
+/// `temporary_stores()` returns a factory of fresh stores:
+///
+/// ```text
+/// herald_store::conformance_tests!(crate::support::temporary_stores());
 /// ```
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
-        $crate::__store_conformance_checks!([$crate::__store_conformance_test] ($make));
+        $crate::__store_conformance_checks!([$crate::__store_conformance_test]($make));
     };
 }
 
@@ -107,6 +112,8 @@ macro_rules! __store_conformance_test {
     (($make:expr) $($check:ident)*) => {$(
         #[tokio::test]
         async fn $check() {
+            // `mut` because factories are `FnMut`; one that is only `Fn` must not warn.
+            #[allow(unused_mut)]
             let mut make = $make;
             let store = make().await;
             $crate::testkit::$check(&store).await;

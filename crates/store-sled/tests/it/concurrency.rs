@@ -39,17 +39,33 @@ async fn concurrent_inserts_all_land() {
     }
 
     let all_events = EventFilter::default();
-    let listed = store.list_events(&acme.id, &all_events, &PageRequest::first(1000)).await;
+    let listed = store
+        .list_events(&acme.id, &all_events, &PageRequest::first(1000))
+        .await;
     let listed = listed.unwrap();
     assert_eq!(listed.items.len(), 200);
     assert_eq!(listed.next_cursor, None);
     let expected: Vec<String> = (0..200).rev().map(|n| format!("evt-{n:03}")).collect();
-    let got: Vec<String> = listed.items.iter().map(|event| event.id.to_string()).collect();
+    let got: Vec<String> = listed
+        .items
+        .iter()
+        .map(|event| event.id.to_string())
+        .collect();
     assert_eq!(got, expected, "all 200, newest received first");
     let all = DeliveryFilter::default();
-    let deliveries = store.list_deliveries(&acme.id, &all, &PageRequest::first(1000)).await.unwrap();
+    let deliveries = store
+        .list_deliveries(&acme.id, &all, &PageRequest::first(1000))
+        .await
+        .unwrap();
     assert_eq!(deliveries.items.len(), 200);
-    assert_eq!(store.claim_due(at(10_000), 1000, LEASE).await.unwrap().len(), 200);
+    assert_eq!(
+        store
+            .claim_due(at(10_000), 1000, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        200
+    );
 }
 
 /// The same event posted 20 times at once is stored once; the others see `Duplicate`.
@@ -80,7 +96,10 @@ async fn concurrent_duplicates_insert_once() {
     }
     assert_eq!(inserted, 1);
     let all = DeliveryFilter::default();
-    let deliveries = store.list_deliveries(&acme.id, &all, &PageRequest::first(100)).await.unwrap();
+    let deliveries = store
+        .list_deliveries(&acme.id, &all, &PageRequest::first(100))
+        .await
+        .unwrap();
     assert_eq!(deliveries.items.len(), 1);
 }
 
@@ -94,7 +113,10 @@ async fn concurrent_claims_are_exclusive() {
     store.put_endpoint(&target).await.unwrap();
     for n in 0..100u64 {
         let sent = event(&acme.id, &format!("evt-{n:03}"), at(1000 + n));
-        store.insert_event(&sent, &[delivery(&sent, &target.id)]).await.unwrap();
+        store
+            .insert_event(&sent, &[delivery(&sent, &target.id)])
+            .await
+            .unwrap();
     }
 
     let mut workers = tokio::task::JoinSet::new();

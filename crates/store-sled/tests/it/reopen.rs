@@ -26,27 +26,53 @@ async fn written_data_is_found_after_reopen() {
         store.put_setting("admin_key_hash", b"hash").await.unwrap();
         store.create_tenant(&acme).await.unwrap();
         store.put_endpoint(&target).await.unwrap();
-        let outcome = store.insert_event(&sent, &[pending.clone()]).await.unwrap();
+        let outcome = store
+            .insert_event(&sent, std::slice::from_ref(&pending))
+            .await
+            .unwrap();
         assert_eq!(outcome, InsertOutcome::Inserted);
     }
 
     let store = open_at(dir.path(), at(3000));
-    assert_eq!(store.get_setting("admin_key_hash").await.unwrap(), Some(b"hash".to_vec()));
-    assert_eq!(store.get_tenant(&acme.id).await.unwrap(), Some(acme.clone()));
-    assert_eq!(store.get_endpoint(&acme.id, &target.id).await.unwrap(), Some(target.clone()));
+    assert_eq!(
+        store.get_setting("admin_key_hash").await.unwrap(),
+        Some(b"hash".to_vec())
+    );
+    assert_eq!(
+        store.get_tenant(&acme.id).await.unwrap(),
+        Some(acme.clone())
+    );
+    assert_eq!(
+        store.get_endpoint(&acme.id, &target.id).await.unwrap(),
+        Some(target.clone())
+    );
     assert_eq!(*store.tenant_endpoints(&acme.id).await.unwrap(), [target]);
-    assert_eq!(store.get_event(&acme.id, &sent.id).await.unwrap(), Some(sent.clone()));
+    assert_eq!(
+        store.get_event(&acme.id, &sent.id).await.unwrap(),
+        Some(sent.clone())
+    );
     let all_events = EventFilter::default();
-    let events = store.list_events(&acme.id, &all_events, &PageRequest::first(10)).await;
-    assert_eq!(events.unwrap().items, [sent.clone()]);
-    assert_eq!(store.get_delivery(&acme.id, &pending.id).await.unwrap(), Some(pending.clone()));
+    let events = store
+        .list_events(&acme.id, &all_events, &PageRequest::first(10))
+        .await;
+    assert_eq!(events.unwrap().items, vec![sent.clone()]);
+    assert_eq!(
+        store.get_delivery(&acme.id, &pending.id).await.unwrap(),
+        Some(pending.clone())
+    );
     // The due queue survived too, and the event is still a duplicate of itself.
     assert_eq!(store.next_due_at().await.unwrap(), Some(at(2000)));
     let claims = store.claim_due(at(3000), 10, LEASE).await.unwrap();
     assert_eq!(claims.len(), 1);
     assert_eq!(claims[0].delivery.id, pending.id);
     let again = store.insert_event(&sent, &[]).await.unwrap();
-    assert_eq!(again, InsertOutcome::Duplicate { event: sent, deliveries: 1 });
+    assert_eq!(
+        again,
+        InsertOutcome::Duplicate {
+            event: sent,
+            deliveries: 1
+        }
+    );
 }
 
 #[tokio::test]
@@ -63,11 +89,17 @@ async fn leases_of_the_previous_run_are_released_at_open() {
         store.create_tenant(&acme).await.unwrap();
         store.put_endpoint(&kept).await.unwrap();
         store.put_endpoint(&doomed).await.unwrap();
-        store.insert_event(&sent, &[to_kept.clone(), to_doomed.clone()]).await.unwrap();
+        store
+            .insert_event(&sent, &[to_kept.clone(), to_doomed.clone()])
+            .await
+            .unwrap();
         let claims = store.claim_due(at(2000), 10, LEASE).await.unwrap();
         assert_eq!(claims.len(), 2);
         // Deleted while its attempt is in flight: cancelled, so not resumed below.
-        assert!(store.delete_endpoint(&acme.id, &doomed.id, at(2001)).await.unwrap());
+        assert!(store
+            .delete_endpoint(&acme.id, &doomed.id, at(2001))
+            .await
+            .unwrap());
         // The process dies here: neither claim is recorded.
     }
 
@@ -76,19 +108,42 @@ async fn leases_of_the_previous_run_are_released_at_open() {
     let store = open_at(dir.path(), restart);
     assert_eq!(store.next_due_at().await.unwrap(), Some(restart));
     let claims = store.claim_due(restart, 10, LEASE).await.unwrap();
-    assert_eq!(claims.len(), 1, "only the delivery whose endpoint still exists resumes");
+    assert_eq!(
+        claims.len(),
+        1,
+        "only the delivery whose endpoint still exists resumes"
+    );
     let resumed = &claims[0].delivery;
     assert_eq!(resumed.id, to_kept.id);
     assert_eq!(resumed.attempts, 1);
-    let filter = AttemptFilter { delivery_id: Some(to_kept.id.clone()), ..Default::default() };
-    let log = store.list_attempts(&acme.id, &filter, &PageRequest::first(10)).await.unwrap();
+    let filter = AttemptFilter {
+        delivery_id: Some(to_kept.id.clone()),
+        ..Default::default()
+    };
+    let log = store
+        .list_attempts(&acme.id, &filter, &PageRequest::first(10))
+        .await
+        .unwrap();
     assert_eq!(log.items.len(), 1);
     assert_eq!(log.items[0].attempt, 1);
-    assert_eq!(log.items[0].error.as_ref().map(|error| error.kind), Some(ErrorKind::Interrupted));
-    let cancelled = store.get_delivery(&acme.id, &to_doomed.id).await.unwrap().unwrap();
+    assert_eq!(
+        log.items[0].error.as_ref().map(|error| error.kind),
+        Some(ErrorKind::Interrupted)
+    );
+    let cancelled = store
+        .get_delivery(&acme.id, &to_doomed.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(cancelled.status, DeliveryStatus::Cancelled);
-    let filter = AttemptFilter { delivery_id: Some(to_doomed.id.clone()), ..Default::default() };
-    let log = store.list_attempts(&acme.id, &filter, &PageRequest::first(10)).await.unwrap();
+    let filter = AttemptFilter {
+        delivery_id: Some(to_doomed.id.clone()),
+        ..Default::default()
+    };
+    let log = store
+        .list_attempts(&acme.id, &filter, &PageRequest::first(10))
+        .await
+        .unwrap();
     assert_eq!(log.items, []);
 
     // This run records its attempt; the next start has nothing to release.
@@ -115,13 +170,23 @@ async fn leases_of_the_previous_run_are_released_at_open() {
         next_attempt_at: None,
         ..resumed.clone()
     };
-    store.record_attempt(&delivered, Some(&success)).await.unwrap();
+    store
+        .record_attempt(&delivered, Some(&success))
+        .await
+        .unwrap();
     drop(store);
 
     let store = open_at(dir.path(), at(20_000));
     assert_eq!(store.next_due_at().await.unwrap(), None);
-    assert_eq!(store.claim_due(at(999_999_999), 10, LEASE).await.unwrap(), []);
-    let stored = store.get_delivery(&acme.id, &to_kept.id).await.unwrap().unwrap();
+    assert_eq!(
+        store.claim_due(at(999_999_999), 10, LEASE).await.unwrap(),
+        []
+    );
+    let stored = store
+        .get_delivery(&acme.id, &to_kept.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.status, DeliveryStatus::Succeeded);
     assert_eq!(stored.lease_until, None);
 }
@@ -130,7 +195,8 @@ async fn leases_of_the_previous_run_are_released_at_open() {
 async fn a_second_store_on_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _first = open_at(dir.path(), T0);
-    let second = herald_store_sled::SledStore::open(&herald_store_sled::SledConfig::at(dir.path()), T0);
+    let second =
+        herald_store_sled::SledStore::open(&herald_store_sled::SledConfig::at(dir.path()), T0);
     let error = second.expect_err("the directory is locked by the first store");
     assert_eq!(error.kind(), herald_store::StoreErrorKind::Unavailable);
 }

@@ -35,7 +35,11 @@ pub(crate) fn open_at(dir: &Path, now: Timestamp) -> SledStore {
 }
 
 pub(crate) fn tenant(id: &str) -> Tenant {
-    Tenant { id: TenantId::new(id), name: format!("{id} inc"), created_at: T0 }
+    Tenant {
+        id: TenantId::new(id),
+        name: format!("{id} inc"),
+        created_at: T0,
+    }
 }
 
 pub(crate) fn endpoint(tenant: &TenantId, created_at: Timestamp) -> Endpoint {

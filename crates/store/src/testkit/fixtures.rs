@@ -13,13 +13,16 @@ use herald_event::{
     NextAction, Tenant, TenantId, Timestamp,
 };
 
-use crate::{InsertOutcome, Store, StoreError, StoreErrorKind};
+use crate::{AttemptFilter, Claim, InsertOutcome, PageRequest, Store, StoreError, StoreErrorKind};
 
 /// The start of every check's timeline: 2026-12-03T14:40:00Z.
 pub(super) const T0: Timestamp = Timestamp::from_millis(1_796_310_000_000);
 
+/// The lease every check claims with, in milliseconds.
+pub(super) const LEASE_MS: u64 = 60_000;
+
 /// The lease every check claims with.
-pub(super) const LEASE: Duration = Duration::from_secs(60);
+pub(super) const LEASE: Duration = Duration::from_millis(LEASE_MS);
 
 /// `T0` plus `millis` milliseconds.
 pub(super) fn at(millis: u64) -> Timestamp {
@@ -37,7 +40,11 @@ pub(super) fn just_before(time: Timestamp) -> Timestamp {
 }
 
 pub(super) fn tenant(id: &str, created_at: Timestamp) -> Tenant {
-    Tenant { id: TenantId::new(id), name: format!("{id} inc"), created_at }
+    Tenant {
+        id: TenantId::new(id),
+        name: format!("{id} inc"),
+        created_at,
+    }
 }
 
 pub(super) fn api_key(tenant: &TenantId, hash_digit: char, created_at: Timestamp) -> ApiKey {
@@ -72,7 +79,12 @@ pub(super) fn endpoint(tenant: &TenantId, created_at: Timestamp) -> Endpoint {
 }
 
 /// An event with a client-chosen id and a real envelope as its payload.
-pub(super) fn event(tenant: &TenantId, id: &str, event_type: &str, received_at: Timestamp) -> Event {
+pub(super) fn event(
+    tenant: &TenantId,
+    id: &str,
+    event_type: &str,
+    received_at: Timestamp,
+) -> Event {
     let id = EventId::new(id);
     let data = format!("{{\"email_id\":\"eml_{id}\", \"n\":1}}");
     Event {
@@ -137,7 +149,10 @@ pub(super) fn attempt(
     next: NextAction,
 ) -> Attempt {
     let error = match status_code {
-        None => Some(AttemptError { kind: ErrorKind::Timeout, message: "timed out".to_owned() }),
+        None => Some(AttemptError {
+            kind: ErrorKind::Timeout,
+            message: "timed out".to_owned(),
+        }),
         Some(_) => None,
     };
     let response = status_code.map(|_| HttpRecord {
@@ -192,7 +207,10 @@ pub(super) fn after(claimed: &Delivery, attempt: &Attempt) -> Delivery {
 
 /// `delivery` as the store should hold it once recorded: the same, with no lease.
 pub(super) fn unleased(delivery: &Delivery) -> Delivery {
-    Delivery { lease_until: None, ..delivery.clone() }
+    Delivery {
+        lease_until: None,
+        ..delivery.clone()
+    }
 }
 
 /// Stores a tenant and its endpoints.
@@ -206,7 +224,12 @@ pub(super) async fn seed_tenant(store: &dyn Store, tenant: &Tenant, endpoints: &
 /// Inserts an event with its deliveries, which must be new.
 pub(super) async fn seed(store: &dyn Store, event: &Event, deliveries: &[Delivery]) {
     let outcome = store.insert_event(event, deliveries).await.unwrap();
-    assert_eq!(outcome, InsertOutcome::Inserted, "event {} is new", event.id);
+    assert_eq!(
+        outcome,
+        InsertOutcome::Inserted,
+        "event {} is new",
+        event.id
+    );
 }
 
 /// The kind of an error that `result` must be.
@@ -224,5 +247,28 @@ pub(super) fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<String> {
 }
 
 pub(super) fn delivery_ids(deliveries: &[&Delivery]) -> Vec<String> {
-    deliveries.iter().map(|delivery| delivery.id.to_string()).collect()
+    deliveries
+        .iter()
+        .map(|delivery| delivery.id.to_string())
+        .collect()
+}
+
+/// The ids of the claimed deliveries, in the order claimed.
+pub(super) fn claimed_ids(claims: &[Claim]) -> Vec<String> {
+    claims
+        .iter()
+        .map(|claim| claim.delivery.id.to_string())
+        .collect()
+}
+
+/// The attempt log of one delivery, newest first.
+pub(super) async fn attempts_of(store: &dyn Store, delivery: &Delivery) -> Vec<Attempt> {
+    let filter = AttemptFilter {
+        delivery_id: Some(delivery.id.clone()),
+        ..Default::default()
+    };
+    let page = store
+        .list_attempts(&delivery.tenant, &filter, &PageRequest::first(100))
+        .await;
+    page.unwrap().items
 }

@@ -24,12 +24,21 @@ pub(crate) async fn list(
     State(state): State<ApiState>,
     _caller: Caller,
 ) -> Result<Response, ApiError> {
-    let mut data: Vec<serde_json::Value> =
-        state.builtins().iter().map(|def| views::event_type(def, true)).collect();
+    let mut data: Vec<serde_json::Value> = state
+        .builtins()
+        .iter()
+        .map(|def| views::event_type(def, true))
+        .collect();
     let mut custom = state.store().list_event_types().await?;
     custom.sort_by(|left, right| left.name.cmp(&right.name));
     data.extend(custom.iter().map(|def| views::event_type(def, false)));
-    json_response(StatusCode::OK, &ListView { data, next_cursor: None })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: None,
+        },
+    )
 }
 
 /// `POST /v1/event-types` `{name, description, schema?, sample?, strict?}` → 201.
@@ -41,25 +50,44 @@ pub(crate) async fn create(
     _admin: Admin,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let mut fields = Fields::parse(&body, &["name", "description", "schema", "sample", "strict"])?;
+    let mut fields = Fields::parse(
+        &body,
+        &["name", "description", "schema", "sample", "strict"],
+    )?;
     let name = fields.required_string("name", 128)?;
-    validate_event_type_name(&name).map_err(|error| ApiError::invalid("name", error.to_string()))?;
+    validate_event_type_name(&name)
+        .map_err(|error| ApiError::invalid("name", error.to_string()))?;
     let description = fields.required_string("description", MAX_DESCRIPTION_CHARS)?;
-    let schema = fields.optional_object("schema")?.unwrap_or_else(|| json!({"type": "object"}));
+    let schema = fields
+        .optional_object("schema")?
+        .unwrap_or_else(|| json!({"type": "object"}));
     if let Some(required) = schema.get("required") {
         let all_strings = required
             .as_array()
             .is_some_and(|names| names.iter().all(serde_json::Value::is_string));
         if !all_strings {
-            return Err(ApiError::invalid("schema.required", "must be an array of strings"));
+            return Err(ApiError::invalid(
+                "schema.required",
+                "must be an array of strings",
+            ));
         }
     }
-    let sample = fields.optional_object("sample")?.unwrap_or_else(|| json!({}));
+    let sample = fields
+        .optional_object("sample")?
+        .unwrap_or_else(|| json!({}));
     let strict = fields.optional_bool("strict")?.unwrap_or(false);
     if state.event_type(&name).await?.is_some() {
-        return Err(ApiError::Conflict(format!("event type {name} already exists")));
+        return Err(ApiError::Conflict(format!(
+            "event type {name} already exists"
+        )));
     }
-    let def = EventTypeDef { name, description, schema, sample, strict };
+    let def = EventTypeDef {
+        name,
+        description,
+        schema,
+        sample,
+        strict,
+    };
     state.store().put_event_type(&def).await?;
     json_response(StatusCode::CREATED, &views::event_type(&def, false))
 }

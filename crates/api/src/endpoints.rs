@@ -10,8 +10,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use herald_event::{
-    build_envelope, validate_subscription, Endpoint, EndpointId,
-    EndpointSecret, Event, EventId, TenantId, Timestamp,
+    build_envelope, validate_subscription, Endpoint, EndpointId, EndpointSecret, Event, EventId,
+    TenantId, Timestamp,
 };
 use herald_signing::Secret;
 use http::StatusCode;
@@ -42,9 +42,15 @@ fn check_url(state: &ApiState, url: &str) -> Result<(), ApiError> {
 }
 
 /// Checks subscription patterns and removes repeats, keeping the first occurrence.
-async fn check_event_types(state: &ApiState, patterns: Vec<String>) -> Result<Vec<String>, ApiError> {
+async fn check_event_types(
+    state: &ApiState,
+    patterns: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
     if patterns.is_empty() {
-        return Err(ApiError::invalid("event_types", "must list at least one event type"));
+        return Err(ApiError::invalid(
+            "event_types",
+            "must list at least one event type",
+        ));
     }
     if patterns.len() > MAX_EVENT_TYPES {
         let message = format!("must list at most {MAX_EVENT_TYPES} event types");
@@ -54,7 +60,8 @@ async fn check_event_types(state: &ApiState, patterns: Vec<String>) -> Result<Ve
     let mut unique: Vec<String> = Vec::with_capacity(patterns.len());
     for (index, pattern) in patterns.into_iter().enumerate() {
         let field = || format!("event_types[{index}]");
-        validate_subscription(&pattern).map_err(|error| ApiError::invalid(field(), error.to_string()))?;
+        validate_subscription(&pattern)
+            .map_err(|error| ApiError::invalid(field(), error.to_string()))?;
         let exact = !pattern.ends_with('*');
         if exact && !state.is_builtin(&pattern) {
             if custom_names.is_none() {
@@ -76,7 +83,10 @@ async fn check_event_types(state: &ApiState, patterns: Vec<String>) -> Result<Ve
 
 /// Reads an endpoint of the tenant or answers 404.
 async fn load(state: &ApiState, tenant: &TenantId, id: String) -> Result<Endpoint, ApiError> {
-    let endpoint = state.store().get_endpoint(tenant, &EndpointId::new(id)).await?;
+    let endpoint = state
+        .store()
+        .get_endpoint(tenant, &EndpointId::new(id))
+        .await?;
     endpoint.ok_or(ApiError::NotFound("endpoint"))
 }
 
@@ -127,8 +137,18 @@ pub(crate) async fn list(
     let page = query.page()?;
     query.finish()?;
     let page = state.store().list_endpoints(&tenant, &page).await?;
-    let data = page.items.iter().map(|endpoint| views::endpoint(endpoint, false)).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: page.next_cursor })
+    let data = page
+        .items
+        .iter()
+        .map(|endpoint| views::endpoint(endpoint, false))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: page.next_cursor,
+        },
+    )
 }
 
 /// `GET /v1/tenants/{tenant_id}/endpoints/{id}`, with the current `secret`.
@@ -187,7 +207,11 @@ pub(crate) async fn delete(
     TenantScope(tenant): TenantScope,
     ItemId(id): ItemId,
 ) -> Result<Response, ApiError> {
-    if state.store().delete_endpoint(&tenant, &EndpointId::new(id), now()).await? {
+    if state
+        .store()
+        .delete_endpoint(&tenant, &EndpointId::new(id), now())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::NotFound("endpoint"))
@@ -244,7 +268,10 @@ fn rotate(
         // A secret without expiry was current until now.
         let expires_at = secret.expires_at.or(previous_expires_at);
         if expires_at.is_some_and(|expiry| expiry > now) {
-            rotated.push(EndpointSecret { expires_at, ..secret.clone() });
+            rotated.push(EndpointSecret {
+                expires_at,
+                ..secret.clone()
+            });
         }
     }
     (rotated, previous_expires_at)
@@ -283,9 +310,15 @@ pub(crate) async fn test(
         payload,
         test: true,
     };
-    state.store().insert_event(&event, std::slice::from_ref(&delivery)).await?;
+    state
+        .store()
+        .insert_event(&event, std::slice::from_ref(&delivery))
+        .await?;
     state.wake_delivery();
-    json_response(StatusCode::ACCEPTED, &json!({"event_id": event.id, "delivery_id": delivery.id}))
+    json_response(
+        StatusCode::ACCEPTED,
+        &json!({"event_id": event.id, "delivery_id": delivery.id}),
+    )
 }
 
 /// `POST /v1/tenants/{tenant_id}/endpoints/{id}/recover` `{since}` → 202 `{recovered}`:
@@ -307,7 +340,10 @@ pub(crate) async fn recover(
             endpoint.id
         )));
     }
-    let recovered = state.store().recover_deliveries(&tenant, &endpoint.id, since, now()).await?;
+    let recovered = state
+        .store()
+        .recover_deliveries(&tenant, &endpoint.id, since, now())
+        .await?;
     if recovered > 0 {
         state.wake_delivery();
     }
@@ -331,13 +367,23 @@ mod tests {
     /// Rotates `before` with `grace_secs` at `NOW`; compares the old secrets kept (by
     /// name and expiry) and the previous secret's expiry.
     #[track_caller]
-    fn check(before: &[EndpointSecret], grace_secs: u64, kept: &[(&str, Option<u64>)], expiry: Option<u64>) {
+    fn check(
+        before: &[EndpointSecret],
+        grace_secs: u64,
+        kept: &[(&str, Option<u64>)],
+        expiry: Option<u64>,
+    ) {
         let (after, previous_expires_at) = rotate(before, Duration::from_secs(grace_secs), NOW);
         assert!(after[0].secret.starts_with("whsec_"));
         assert_eq!(after[0].expires_at, None);
         let kept_now: Vec<(&str, Option<u64>)> = after[1..]
             .iter()
-            .map(|secret| (secret.secret.as_str(), secret.expires_at.map(Timestamp::as_millis)))
+            .map(|secret| {
+                (
+                    secret.secret.as_str(),
+                    secret.expires_at.map(Timestamp::as_millis),
+                )
+            })
             .collect();
         assert_eq!(kept_now, kept);
         assert_eq!(previous_expires_at.map(Timestamp::as_millis), expiry);
@@ -346,7 +392,12 @@ mod tests {
     #[test]
     fn previous_secret_gets_the_grace_period() {
         let in_one_hour = NOW.as_millis() + 3_600_000;
-        check(&[secret("a", None)], 3600, &[("a", Some(in_one_hour))], Some(in_one_hour));
+        check(
+            &[secret("a", None)],
+            3600,
+            &[("a", Some(in_one_hour))],
+            Some(in_one_hour),
+        );
     }
 
     #[test]
@@ -358,7 +409,16 @@ mod tests {
     fn older_secrets_keep_their_expiry_until_it_passes() {
         let later = NOW.as_millis() + 10_000;
         let past = NOW.as_millis() - 1;
-        let before = [secret("b", None), secret("a", Some(later)), secret("z", Some(past))];
-        check(&before, 60, &[("b", Some(NOW.as_millis() + 60_000)), ("a", Some(later))], Some(NOW.as_millis() + 60_000));
+        let before = [
+            secret("b", None),
+            secret("a", Some(later)),
+            secret("z", Some(past)),
+        ];
+        check(
+            &before,
+            60,
+            &[("b", Some(NOW.as_millis() + 60_000)), ("a", Some(later))],
+            Some(NOW.as_millis() + 60_000),
+        );
     }
 }

@@ -76,7 +76,10 @@ pub enum ApiError {
 impl ApiError {
     /// A 422 naming one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     /// The HTTP status this error is answered with.
@@ -116,28 +119,42 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::RouteNotFound => {
                 ("not-found", "Not Found", self.to_string(), None)
             }
-            ApiError::MethodNotAllowed => {
-                ("method-not-allowed", "Method Not Allowed", self.to_string(), None)
-            }
+            ApiError::MethodNotAllowed => (
+                "method-not-allowed",
+                "Method Not Allowed",
+                self.to_string(),
+                None,
+            ),
             ApiError::MalformedJson(source) => (
                 "malformed-request",
                 "Malformed Request",
                 format!("request body is not valid JSON: {source}"),
                 None,
             ),
-            ApiError::MalformedQuery | ApiError::UnreadableBody => {
-                ("malformed-request", "Malformed Request", self.to_string(), None)
-            }
+            ApiError::MalformedQuery | ApiError::UnreadableBody => (
+                "malformed-request",
+                "Malformed Request",
+                self.to_string(),
+                None,
+            ),
             ApiError::Validation(errors) => {
                 let detail = match errors.as_slice() {
                     [one] => format!("{} {}", one.field, one.message),
                     _ => format!("{} fields are invalid", errors.len()),
                 };
-                ("validation", "Invalid Request", detail, Some(errors.clone()))
+                (
+                    "validation",
+                    "Invalid Request",
+                    detail,
+                    Some(errors.clone()),
+                )
             }
-            ApiError::TooLarge { .. } => {
-                ("payload-too-large", "Payload Too Large", self.to_string(), None)
-            }
+            ApiError::TooLarge { .. } => (
+                "payload-too-large",
+                "Payload Too Large",
+                self.to_string(),
+                None,
+            ),
             ApiError::Conflict(_) => ("conflict", "Conflict", self.to_string(), None),
             ApiError::Store(error) => match error.kind() {
                 StoreErrorKind::Unavailable => (
@@ -148,8 +165,16 @@ impl ApiError {
                 ),
                 StoreErrorKind::InvalidCursor => {
                     let message = "is not a cursor returned by this list";
-                    let errors = vec![FieldError { field: "cursor".into(), message: message.into() }];
-                    ("validation", "Invalid Request", format!("cursor {message}"), Some(errors))
+                    let errors = vec![FieldError {
+                        field: "cursor".into(),
+                        message: message.into(),
+                    }];
+                    (
+                        "validation",
+                        "Invalid Request",
+                        format!("cursor {message}"),
+                        Some(errors),
+                    )
                 }
                 StoreErrorKind::NotFound => ("not-found", "Not Found", "not found".into(), None),
                 StoreErrorKind::Conflict => (
@@ -158,11 +183,19 @@ impl ApiError {
                     "the resource was changed concurrently; retry".into(),
                     None,
                 ),
-                _ => ("internal", "Internal Server Error", "internal error".into(), None),
+                _ => (
+                    "internal",
+                    "Internal Server Error",
+                    "internal error".into(),
+                    None,
+                ),
             },
-            ApiError::Internal(_) => {
-                ("internal", "Internal Server Error", "internal error".into(), None)
-            }
+            ApiError::Internal(_) => (
+                "internal",
+                "Internal Server Error",
+                "internal error".into(),
+                None,
+            ),
         }
     }
 }

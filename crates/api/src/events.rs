@@ -70,16 +70,24 @@ pub(crate) async fn ingest(
     let mut fields = Fields::parse(&body, &["type", "data", "id", "timestamp"])?;
     let event_type = fields.required_string("type", 128)?;
     let Some(def) = state.event_type(&event_type).await? else {
-        return Err(ApiError::invalid("type", format!("{event_type} is not in the event-type catalog")));
+        return Err(ApiError::invalid(
+            "type",
+            format!("{event_type} is not in the event-type catalog"),
+        ));
     };
-    let data = fields.raw("data").ok_or_else(|| ApiError::invalid("data", "is required"))?;
+    let data = fields
+        .raw("data")
+        .ok_or_else(|| ApiError::invalid("data", "is required"))?;
     // `RawValue` holds the value's text without surrounding whitespace.
     if !data.get().starts_with('{') {
         return Err(ApiError::invalid("data", "must be a JSON object"));
     }
     let limit = state.config().max_payload_bytes;
     if data.get().len() > limit {
-        return Err(ApiError::TooLarge { what: "data", limit });
+        return Err(ApiError::TooLarge {
+            what: "data",
+            limit,
+        });
     }
     if def.strict {
         check_required_fields(&def, data.get())?;
@@ -109,7 +117,8 @@ pub(crate) async fn ingest(
         .iter()
         .filter(|endpoint| endpoint.subscribes_to(&event_type))
         .map(|endpoint| {
-            let mut delivery = pending_delivery(&tenant, &id, &event_type, &endpoint.id, false, now);
+            let mut delivery =
+                pending_delivery(&tenant, &id, &event_type, &endpoint.id, false, now);
             if !endpoint.enabled {
                 delivery.status = DeliveryStatus::Skipped;
                 delivery.next_attempt_at = None;
@@ -129,12 +138,18 @@ pub(crate) async fn ingest(
     match state.store().insert_event(&event, &deliveries).await? {
         InsertOutcome::Inserted => {
             state.metrics().count_ingested();
-            if deliveries.iter().any(|delivery| delivery.status == DeliveryStatus::Pending) {
+            if deliveries
+                .iter()
+                .any(|delivery| delivery.status == DeliveryStatus::Pending)
+            {
                 state.wake_delivery();
             }
             accepted(&event, deliveries.len(), false)
         }
-        InsertOutcome::Duplicate { event: first, deliveries } => accepted(&first, deliveries, true),
+        InsertOutcome::Duplicate {
+            event: first,
+            deliveries,
+        } => accepted(&first, deliveries, true),
     }
 }
 
@@ -148,7 +163,9 @@ fn accepted(event: &Event, deliveries: usize, replayed: bool) -> Result<Response
     });
     let mut response = json_response(StatusCode::ACCEPTED, &view)?;
     if replayed {
-        response.headers_mut().insert(REPLAYED, HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert(REPLAYED, HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -163,7 +180,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     });
     match key {
         Some(key) => Ok(Some(key)),
-        None => Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters")),
+        None => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters",
+        )),
     }
 }
 
@@ -180,9 +200,12 @@ fn derived_event_id(tenant: &TenantId, key: &str) -> EventId {
 
 /// For strict types: every top-level field the schema's `required` lists is present.
 fn check_required_fields(def: &EventTypeDef, data: &str) -> Result<(), ApiError> {
-    let data: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(data).map_err(|_| ApiError::invalid("data", "must be a JSON object"))?;
-    let required = def.schema.get("required").and_then(serde_json::Value::as_array);
+    let data: serde_json::Map<String, serde_json::Value> = serde_json::from_str(data)
+        .map_err(|_| ApiError::invalid("data", "must be a JSON object"))?;
+    let required = def
+        .schema
+        .get("required")
+        .and_then(serde_json::Value::as_array);
     let missing: Vec<crate::FieldError> = required
         .into_iter()
         .flatten()
@@ -215,15 +238,25 @@ pub(crate) async fn list(
     query.finish()?;
     let page = state.store().list_events(&tenant, &filter, &page).await?;
     let data: Vec<EventView<'_>> = page.items.iter().map(EventView).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: page.next_cursor })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: page.next_cursor,
+        },
+    )
 }
 
 /// An optional RFC 3339 query parameter.
-pub(crate) fn time_param(query: &mut QueryParams, name: &str) -> Result<Option<Timestamp>, ApiError> {
+pub(crate) fn time_param(
+    query: &mut QueryParams,
+    name: &str,
+) -> Result<Option<Timestamp>, ApiError> {
     query
         .take(name)?
         .map(|text| {
-            Timestamp::parse_rfc3339(&text).map_err(|error| ApiError::invalid(name, error.to_string()))
+            Timestamp::parse_rfc3339(&text)
+                .map_err(|error| ApiError::invalid(name, error.to_string()))
         })
         .transpose()
 }
@@ -280,7 +313,14 @@ pub(crate) async fn replay(
     let deliveries: Vec<Delivery> = targets
         .iter()
         .map(|endpoint| {
-            pending_delivery(&tenant, &event.id, &event.event_type, endpoint, event.test, now)
+            pending_delivery(
+                &tenant,
+                &event.id,
+                &event.event_type,
+                endpoint,
+                event.test,
+                now,
+            )
         })
         .collect();
     if !deliveries.is_empty() {
@@ -288,7 +328,10 @@ pub(crate) async fn replay(
         state.wake_delivery();
     }
     let ids: Vec<&DeliveryId> = deliveries.iter().map(|delivery| &delivery.id).collect();
-    json_response(StatusCode::ACCEPTED, &json!({"event_id": event.id, "deliveries": ids}))
+    json_response(
+        StatusCode::ACCEPTED,
+        &json!({"event_id": event.id, "deliveries": ids}),
+    )
 }
 
 #[cfg(test)]
@@ -297,7 +340,10 @@ mod tests {
 
     #[track_caller]
     fn check(tenant: &str, key: &str, expect: &str) {
-        assert_eq!(derived_event_id(&TenantId::new(tenant), key).as_str(), expect);
+        assert_eq!(
+            derived_event_id(&TenantId::new(tenant), key).as_str(),
+            expect
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     if left.len() != right.len() {
         return false;
     }
-    left.iter().zip(right).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    left.iter()
+        .zip(right)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
 }
 
 /// The value of a named path parameter.
@@ -221,7 +224,10 @@ impl QueryParams {
     pub(crate) fn finish(self) -> Result<(), ApiError> {
         match self.0.first() {
             None => Ok(()),
-            Some((name, _)) => Err(ApiError::invalid(name.clone(), "is not a known query parameter")),
+            Some((name, _)) => Err(ApiError::invalid(
+                name.clone(),
+                "is not a known query parameter",
+            )),
         }
     }
 }
@@ -232,7 +238,10 @@ mod tests {
 
     #[track_caller]
     fn check(left: &str, right: &str, expect_equal: bool) {
-        assert_eq!(constant_time_eq(left.as_bytes(), right.as_bytes()), expect_equal);
+        assert_eq!(
+            constant_time_eq(left.as_bytes(), right.as_bytes()),
+            expect_equal
+        );
     }
 
     #[test]

@@ -56,7 +56,9 @@ impl Fields {
     /// Parses `body`, refusing fields not in `allowed` and fields given twice.
     pub(crate) fn parse(body: &[u8], allowed: &[&str]) -> Result<Fields, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Fields { entries: Vec::new() });
+            return Ok(Fields {
+                entries: Vec::new(),
+            });
         }
         let FieldList(entries) = serde_json::from_slice(body).map_err(|error| {
             if error.is_data() {
@@ -153,15 +155,19 @@ impl Fields {
         &mut self,
         name: &str,
     ) -> Result<Option<Vec<String>>, ApiError> {
-        let Some(items) = self.typed::<Vec<serde_json::Value>>(name, "an array of strings")?
-        else {
+        let Some(items) = self.typed::<Vec<serde_json::Value>>(name, "an array of strings")? else {
             return Ok(None);
         };
         let mut out = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
             match item {
                 serde_json::Value::String(text) => out.push(text),
-                _ => return Err(ApiError::invalid(format!("{name}[{index}]"), "must be a string")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        format!("{name}[{index}]"),
+                        "must be a string",
+                    ))
+                }
             }
         }
         Ok(Some(out))
@@ -181,7 +187,10 @@ mod tests {
             (Ok(value), Ok(want)) => assert_eq!(value, want),
             (Err(ApiError::Validation(errors)), Err((field, message))) => {
                 assert_eq!(errors.len(), 1);
-                assert_eq!((errors[0].field.as_str(), errors[0].message.as_str()), (field, message));
+                assert_eq!(
+                    (errors[0].field.as_str(), errors[0].message.as_str()),
+                    (field, message)
+                );
             }
             (Err(ApiError::MalformedJson(_)), Err(("400", _))) => {}
             (other, want) => panic!("{body}: got {other:?}, want {want:?}"),
@@ -210,9 +219,15 @@ mod tests {
         check("", Err(("a", "is required")));
         check(r#"{"a":null}"#, Err(("a", "is required")));
         check(r#"{"a":1}"#, Err(("a", "must be a string")));
-        check(r#"{"a":"toolong"}"#, Err(("a", "must be at most 5 characters")));
+        check(
+            r#"{"a":"toolong"}"#,
+            Err(("a", "must be at most 5 characters")),
+        );
         check(r#"{"a":"x","z":1}"#, Err(("z", "is not a known field")));
-        check(r#"{"a":"x","a":"y"}"#, Err(("a", "is given more than once")));
+        check(
+            r#"{"a":"x","a":"y"}"#,
+            Err(("a", "is given more than once")),
+        );
     }
 
     #[test]

@@ -26,7 +26,10 @@ async fn due_lag_seconds(state: &ApiState) -> Result<u64, ApiError> {
 /// the store cannot be read.
 pub(crate) async fn healthz(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let lag = due_lag_seconds(&state).await?;
-    json_response(StatusCode::OK, &json!({"status": "ok", "due_lag_seconds": lag}))
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "due_lag_seconds": lag}),
+    )
 }
 
 /// `GET /metrics` in the Prometheus text format.
@@ -34,7 +37,10 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> Response {
     let lag = due_lag_seconds(&state).await;
     let mut text = String::new();
     // Writing into a String cannot fail; the results are ignored for that reason.
-    let _ = writeln!(text, "# HELP herald_store_up Whether the store answered this scrape (1) or not (0).");
+    let _ = writeln!(
+        text,
+        "# HELP herald_store_up Whether the store answered this scrape (1) or not (0)."
+    );
     let _ = writeln!(text, "# TYPE herald_store_up gauge");
     let _ = writeln!(text, "herald_store_up {}", u8::from(lag.is_ok()));
     if let Ok(lag) = lag {
@@ -44,11 +50,18 @@ pub(crate) async fn metrics(State(state): State<ApiState>) -> Response {
     }
     let _ = writeln!(text, "# HELP herald_events_ingested_total Events accepted by this API instance (repeats excluded).");
     let _ = writeln!(text, "# TYPE herald_events_ingested_total counter");
-    let _ = writeln!(text, "herald_events_ingested_total {}", state.metrics().events_ingested());
+    let _ = writeln!(
+        text,
+        "herald_events_ingested_total {}",
+        state.metrics().events_ingested()
+    );
     let _ = writeln!(text, "# HELP herald_http_requests_total HTTP requests answered by this API instance, by status class.");
     let _ = writeln!(text, "# TYPE herald_http_requests_total counter");
     for (class, count) in state.metrics().responses() {
-        let _ = writeln!(text, "herald_http_requests_total{{class=\"{class}\"}} {count}");
+        let _ = writeln!(
+            text,
+            "herald_http_requests_total{{class=\"{class}\"}} {count}"
+        );
     }
     let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(

@@ -1,6 +1,6 @@
 //! `herald-api`: Herald's REST API (v1) as a library.
 //!
-//! [`router`] builds an [`axum::Router`] over any [`Store`]; [`serve`] runs it on a
+//! [`router`] builds an [`axum::Router`] over any [`Store`](herald_store::Store); [`serve`] runs it on a
 //! listener until a shutdown future completes. The binaries (through `herald-app`) pick
 //! the store backend, compute the admin key hash and hand in the delivery engine's
 //! wake-up [`Notify`](tokio::sync::Notify); this crate never names a backend, reads no
@@ -107,8 +107,14 @@ mod tests {
 
     #[test]
     fn hashes_keys_as_lowercase_hex_sha256() {
-        check("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-        check("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        check(
+            "",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        );
+        check(
+            "abc",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        );
     }
 
     #[test]

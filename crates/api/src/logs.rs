@@ -23,7 +23,10 @@ pub(crate) async fn list_deliveries(
     let status = match query.take("status")? {
         None => None,
         Some(text) => Some(DeliveryStatus::parse(&text).ok_or_else(|| {
-            ApiError::invalid("status", "must be pending, succeeded, failed, skipped or cancelled")
+            ApiError::invalid(
+                "status",
+                "must be pending, succeeded, failed, skipped or cancelled",
+            )
         })?),
     };
     let filter = DeliveryFilter {
@@ -32,9 +35,18 @@ pub(crate) async fn list_deliveries(
         status,
     };
     query.finish()?;
-    let page = state.store().list_deliveries(&tenant, &filter, &page).await?;
+    let page = state
+        .store()
+        .list_deliveries(&tenant, &filter, &page)
+        .await?;
     let data = page.items.iter().map(views::delivery).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: page.next_cursor })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: page.next_cursor,
+        },
+    )
 }
 
 /// `GET /v1/tenants/{tenant_id}/deliveries/{id}`.
@@ -43,7 +55,10 @@ pub(crate) async fn get_delivery(
     TenantScope(tenant): TenantScope,
     ItemId(id): ItemId,
 ) -> Result<Response, ApiError> {
-    let delivery = state.store().get_delivery(&tenant, &DeliveryId::new(id)).await?;
+    let delivery = state
+        .store()
+        .get_delivery(&tenant, &DeliveryId::new(id))
+        .await?;
     let delivery = delivery.ok_or(ApiError::NotFound("delivery"))?;
     json_response(StatusCode::OK, &views::delivery(&delivery))
 }
@@ -62,7 +77,9 @@ pub(crate) async fn list_attempts(
             text.parse::<u16>()
                 .ok()
                 .filter(|code| (100..=599).contains(code))
-                .ok_or_else(|| ApiError::invalid("status_code", "must be an HTTP status from 100 to 599"))?,
+                .ok_or_else(|| {
+                    ApiError::invalid("status_code", "must be an HTTP status from 100 to 599")
+                })?,
         ),
     };
     let succeeded = match query.take("outcome")?.as_deref() {
@@ -81,5 +98,11 @@ pub(crate) async fn list_attempts(
     query.finish()?;
     let page = state.store().list_attempts(&tenant, &filter, &page).await?;
     let data = page.items.iter().map(views::attempt).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: page.next_cursor })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: page.next_cursor,
+        },
+    )
 }

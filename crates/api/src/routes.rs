@@ -35,7 +35,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/tenants/{tenant_id}/endpoints/{id}"),
     ("PATCH", "/v1/tenants/{tenant_id}/endpoints/{id}"),
     ("DELETE", "/v1/tenants/{tenant_id}/endpoints/{id}"),
-    ("POST", "/v1/tenants/{tenant_id}/endpoints/{id}/rotate-secret"),
+    (
+        "POST",
+        "/v1/tenants/{tenant_id}/endpoints/{id}/rotate-secret",
+    ),
     ("POST", "/v1/tenants/{tenant_id}/endpoints/{id}/test"),
     ("POST", "/v1/tenants/{tenant_id}/endpoints/{id}/recover"),
     ("GET", "/v1/tenants/{tenant_id}/deliveries"),
@@ -137,7 +140,10 @@ mod tests {
             if !in_paths {
                 continue;
             }
-            if let Some(key) = line.strip_prefix("  ").and_then(|rest| rest.strip_suffix(':')) {
+            if let Some(key) = line
+                .strip_prefix("  ")
+                .and_then(|rest| rest.strip_suffix(':'))
+            {
                 if !key.starts_with(' ') {
                     current_path = Some(key.trim_matches(|c| c == '"' || c == '\'').to_owned());
                     continue;
@@ -173,8 +179,14 @@ mod tests {
             .collect();
         let undocumented: Vec<_> = served.difference(&documented).collect();
         let not_served: Vec<_> = documented.difference(&served).collect();
-        assert!(undocumented.is_empty(), "routes missing from openapi.yaml: {undocumented:?}");
-        assert!(not_served.is_empty(), "openapi.yaml documents routes not served: {not_served:?}");
+        assert!(
+            undocumented.is_empty(),
+            "routes missing from openapi.yaml: {undocumented:?}"
+        );
+        assert!(
+            not_served.is_empty(),
+            "openapi.yaml documents routes not served: {not_served:?}"
+        );
     }
 
     #[test]
@@ -182,10 +194,11 @@ mod tests {
         let yaml = "openapi: 3.1.0\npaths:\n  /a:\n    get:\n      summary: x\n    post:\n      \
                     responses: {}\n  \"/b/{id}\":\n    parameters: []\n    delete:\n      x: y\n\
                     components:\n  schemas:\n    get:\n      type: object\n";
-        let expect: BTreeSet<(String, String)> = [("GET", "/a"), ("POST", "/a"), ("DELETE", "/b/{id}")]
-            .iter()
-            .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
-            .collect();
+        let expect: BTreeSet<(String, String)> =
+            [("GET", "/a"), ("POST", "/a"), ("DELETE", "/b/{id}")]
+                .iter()
+                .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+                .collect();
         assert_eq!(openapi_operations(yaml), expect);
     }
 }

@@ -98,7 +98,9 @@ impl ApiState {
             metrics: Metrics::default(),
             builtins,
         };
-        ApiState { inner: Arc::new(inner) }
+        ApiState {
+            inner: Arc::new(inner),
+        }
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -141,7 +143,10 @@ impl ApiState {
             return Ok(Some(Arc::clone(def)));
         }
         let custom = self.store().list_event_types().await?;
-        Ok(custom.into_iter().find(|def| def.name == name).map(Arc::new))
+        Ok(custom
+            .into_iter()
+            .find(|def| def.name == name)
+            .map(Arc::new))
     }
 }
 

@@ -42,12 +42,17 @@ pub(crate) async fn create(
         }
         None => TenantId::generate(now),
     };
-    let tenant = Tenant { id, name, created_at: now };
+    let tenant = Tenant {
+        id,
+        name,
+        created_at: now,
+    };
     match state.store().create_tenant(&tenant).await {
         Ok(()) => json_response(StatusCode::CREATED, &views::tenant(&tenant)),
-        Err(error) if error.kind() == StoreErrorKind::Conflict => {
-            Err(ApiError::Conflict(format!("tenant {} already exists", tenant.id)))
-        }
+        Err(error) if error.kind() == StoreErrorKind::Conflict => Err(ApiError::Conflict(format!(
+            "tenant {} already exists",
+            tenant.id
+        ))),
         Err(error) => Err(error.into()),
     }
 }
@@ -62,7 +67,13 @@ pub(crate) async fn list(
     query.finish()?;
     let page = state.store().list_tenants(&page).await?;
     let data = page.items.iter().map(views::tenant).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: page.next_cursor })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: page.next_cursor,
+        },
+    )
 }
 
 /// `POST /v1/tenants/{tenant_id}/keys` (empty body or `{}`) → 201
@@ -100,7 +111,13 @@ pub(crate) async fn list_keys(
 ) -> Result<Response, ApiError> {
     let keys = state.store().list_api_keys(&tenant).await?;
     let data = keys.iter().map(views::api_key).collect();
-    json_response(StatusCode::OK, &ListView { data, next_cursor: None })
+    json_response(
+        StatusCode::OK,
+        &ListView {
+            data,
+            next_cursor: None,
+        },
+    )
 }
 
 /// `DELETE /v1/tenants/{tenant_id}/keys/{id}` → 204; the key stops working at once.

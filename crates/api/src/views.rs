@@ -17,12 +17,16 @@ use serde_json::{json, Map, Value};
 use crate::ApiError;
 
 /// A JSON response with `status`.
-pub(crate) fn json_response(status: StatusCode, body: &impl Serialize) -> Result<Response, ApiError> {
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: &impl Serialize,
+) -> Result<Response, ApiError> {
     let bytes = serde_json::to_vec(body).map_err(|_| ApiError::Internal("serialize response"))?;
     let mut response = (status, bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 
@@ -104,7 +108,10 @@ pub(crate) fn endpoint(endpoint: &Endpoint, with_secret: bool) -> Value {
         "updated_at": endpoint.updated_at,
     });
     if with_secret {
-        let current = endpoint.secrets.first().map(|secret| secret.secret.as_str());
+        let current = endpoint
+            .secrets
+            .first()
+            .map(|secret| secret.secret.as_str());
         if let Value::Object(map) = &mut view {
             map.insert("secret".into(), json!(current));
         }
@@ -135,7 +142,10 @@ pub(crate) fn attempt(attempt: &Attempt) -> Value {
     let mut request = Map::new();
     request.insert("headers".into(), headers(&attempt.request.headers));
     insert_body(&mut request, &attempt.request.body);
-    let response = attempt.response.as_ref().map(|record| response(record, attempt.status_code));
+    let response = attempt
+        .response
+        .as_ref()
+        .map(|record| response(record, attempt.status_code));
     let error = attempt
         .error
         .as_ref()
@@ -224,8 +234,14 @@ mod tests {
 
     #[test]
     fn text_bodies_stay_text() {
-        check(b"try later", json!({"body": "try later", "body_encoding": "text"}));
-        check("✓".as_bytes(), json!({"body": "✓", "body_encoding": "text"}));
+        check(
+            b"try later",
+            json!({"body": "try later", "body_encoding": "text"}),
+        );
+        check(
+            "✓".as_bytes(),
+            json!({"body": "✓", "body_encoding": "text"}),
+        );
     }
 
     #[test]

@@ -209,6 +209,7 @@ mod tests {
     fn args(list: &[&str]) -> GlobalArgs {
         let mut all = vec!["herald"];
         all.extend_from_slice(list);
+        all.push("check-config");
         crate::cli::HeraldCli::parse_from(all).global
     }
 

@@ -13,7 +13,11 @@ fn accepted_events_survive_sigkill_and_are_delivered_signed() {
     let receiver = Receiver::start();
     let herald = Herald::start(&data_dir, "1s,1s,1s");
 
-    let (status, _) = herald.call("POST", "/v1/tenants", Some(&json!({"id": "acme", "name": "Acme"})));
+    let (status, _) = herald.call(
+        "POST",
+        "/v1/tenants",
+        Some(&json!({"id": "acme", "name": "Acme"})),
+    );
     assert_eq!(status, 201);
     let endpoint = json!({"url": format!("{}/hooks", receiver.url), "event_types": ["email.*"]});
     let (status, endpoint) = herald.call("POST", "/v1/tenants/acme/endpoints", Some(&endpoint));
@@ -37,7 +41,10 @@ fn accepted_events_survive_sigkill_and_are_delivered_signed() {
                 })
             })
             .collect();
-        clients.into_iter().flat_map(|client| client.join().unwrap()).collect()
+        clients
+            .into_iter()
+            .flat_map(|client| client.join().unwrap())
+            .collect()
     });
     herald.kill();
     assert_eq!(accepted.len(), 200);
@@ -45,20 +52,35 @@ fn accepted_events_survive_sigkill_and_are_delivered_signed() {
     let herald = Herald::start(&data_dir, "1s,1s,1s");
     let wanted: HashSet<String> = accepted.iter().cloned().collect();
     let arrived = |receiver: &Receiver| -> HashSet<String> {
-        receiver.received().iter().map(|request| request.header("webhook-id").to_owned()).collect()
+        receiver
+            .received()
+            .iter()
+            .map(|request| request.header("webhook-id").to_owned())
+            .collect()
     };
     assert!(
         wait_until(60, || wanted.is_subset(&arrived(&receiver))),
         "missing after restart: {:?}",
-        wanted.difference(&arrived(&receiver)).take(5).collect::<Vec<_>>()
+        wanted
+            .difference(&arrived(&receiver))
+            .take(5)
+            .collect::<Vec<_>>()
     );
 
     for request in receiver.received() {
         assert_eq!(request.path, "/hooks");
         assert_eq!(request.header("content-type"), "application/json");
         assert_eq!(request.header("x-supapitch-event"), "email.sent");
-        assert_eq!(request.header("x-supapitch-signature"), hex_signature(&secret, &request.body));
-        let expected = standard_signature(&secret, request.header("webhook-id"), request.header("webhook-timestamp"), &request.body);
+        assert_eq!(
+            request.header("x-supapitch-signature"),
+            hex_signature(&secret, &request.body)
+        );
+        let expected = standard_signature(
+            &secret,
+            request.header("webhook-id"),
+            request.header("webhook-timestamp"),
+            &request.body,
+        );
         assert_eq!(request.header("webhook-signature"), expected);
         let envelope: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(envelope["id"], request.header("webhook-id"));

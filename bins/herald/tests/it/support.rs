@@ -18,7 +18,11 @@ use sha2::Sha256;
 pub(crate) const ADMIN: &str = "adm_e2e_kkkkkkkkkkkkkkkkkkkkkkkk";
 
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `herald serve`.
@@ -42,7 +46,10 @@ impl Herald {
             .stderr(log)
             .spawn()
             .unwrap();
-        let herald = Herald { child, base: format!("127.0.0.1:{port}") };
+        let herald = Herald {
+            child,
+            base: format!("127.0.0.1:{port}"),
+        };
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok((200, _)) = herald.try_call("GET", "/healthz", None) {
@@ -63,7 +70,12 @@ impl Herald {
         self.try_call(method, path, body).unwrap()
     }
 
-    fn try_call(&self, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<(u16, Value)> {
+    fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> std::io::Result<(u16, Value)> {
         let body = body.map(Value::to_string).unwrap_or_default();
         let mut stream = TcpStream::connect(&self.base)?;
         write!(
@@ -76,7 +88,11 @@ impl Herald {
         stream.read_to_end(&mut response)?;
         let text = String::from_utf8_lossy(&response).into_owned();
         let (head, payload) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
         let value = serde_json::from_str(payload).unwrap_or(Value::Null);
         Ok((status, value))
     }
@@ -99,7 +115,11 @@ pub(crate) struct Received {
 
 impl Received {
     pub(crate) fn header(&self, name: &str) -> &str {
-        self.headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
     }
 }
 
@@ -162,8 +182,15 @@ fn serve_connection(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        sink.lock().unwrap().push(Received { path, headers, body });
-        if writer.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").is_err() {
+        sink.lock().unwrap().push(Received {
+            path,
+            headers,
+            body,
+        });
+        if writer
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .is_err()
+        {
             return;
         }
     }
@@ -182,14 +209,20 @@ pub(crate) fn wait_until(seconds: u64, mut condition: impl FnMut() -> bool) -> b
 }
 
 fn key(secret: &str) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD.decode(secret.strip_prefix("whsec_").unwrap()).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap()
 }
 
 /// Scheme B with `hmac`/`sha2` directly.
 pub(crate) fn hex_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(&key(secret)).unwrap();
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Scheme S with `hmac`/`sha2` directly.
@@ -197,5 +230,8 @@ pub(crate) fn standard_signature(secret: &str, id: &str, timestamp: &str, body: 
     let mut mac = Hmac::<Sha256>::new_from_slice(&key(secret)).unwrap();
     mac.update(format!("{id}.{timestamp}.").as_bytes());
     mac.update(body);
-    format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
 }

@@ -21,6 +21,9 @@ use tokio::sync::{oneshot, Notify};
 pub(crate) const T0: Timestamp = Timestamp::from_millis(1_796_310_245_000);
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// A scripted answer: status, headers and body.
+pub(crate) type Answer = (u16, Vec<(String, String)>, &'static str);
+
 /// One request the transport received, with the engine's clock at that moment.
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
@@ -43,7 +46,7 @@ impl Sent {
 #[derive(Debug)]
 pub(crate) struct ScriptedTransport {
     clock: Arc<dyn Clock>,
-    script: Mutex<VecDeque<(u16, Vec<(String, String)>, &'static str)>>,
+    script: Mutex<VecDeque<Answer>>,
     pub(crate) sent: Mutex<Vec<Sent>>,
 }
 
@@ -89,17 +92,14 @@ pub(crate) struct Harness {
 }
 
 /// Starts an engine with `delays` (no jitter) and a transport answering `script`.
-pub(crate) async fn start(
-    delays: &[u64],
-    script: Vec<(u16, Vec<(String, String)>, &'static str)>,
-) -> Harness {
+pub(crate) async fn start(delays: &[u64], script: Vec<Answer>) -> Harness {
     start_configured(delays, script, |_| {}).await
 }
 
 /// Like `start`, with a last say on the engine's configuration.
 pub(crate) async fn start_configured(
     delays: &[u64],
-    script: Vec<(u16, Vec<(String, String)>, &'static str)>,
+    script: Vec<Answer>,
     tweak: impl FnOnce(&mut DeliveryConfig),
 ) -> Harness {
     let dir = tempfile::tempdir().unwrap();
@@ -301,6 +301,6 @@ fn key() -> Vec<u8> {
         .unwrap()
 }
 
-pub(crate) fn ok(status: u16, body: &'static str) -> (u16, Vec<(String, String)>, &'static str) {
+pub(crate) fn ok(status: u16, body: &'static str) -> Answer {
     (status, Vec::new(), body)
 }

@@ -173,6 +173,7 @@ pub(crate) async fn run_demo() -> anyhow::Result<()> {
     );
 
     let catalog = herald_event::builtin_catalog();
+    let mut published: Vec<(String, String)> = Vec::new();
     for def in &catalog {
         let event = json!({"type": def.name, "data": def.sample});
         let (status, accepted) = call(
@@ -186,12 +187,12 @@ pub(crate) async fn run_demo() -> anyhow::Result<()> {
         if status != 202 {
             bail!("publishing {} failed: {status} {accepted}", def.name);
         }
+        let id = accepted["id"].as_str().unwrap_or("?").to_owned();
         println!(
-            "published {:<24} -> 202 id={} deliveries={}",
-            def.name,
-            accepted["id"].as_str().unwrap_or("?"),
-            accepted["deliveries"]
+            "published {:<24} -> 202 id={id} deliveries={}",
+            def.name, accepted["deliveries"]
         );
+        published.push((id, def.name.clone()));
     }
 
     // Every type once, plus the retry of the bounced email.
@@ -258,18 +259,25 @@ pub(crate) async fn run_demo() -> anyhow::Result<()> {
     .await?;
     println!("\nAttempt log (newest first):");
     println!(
-        "  {:<3} {:<6} {:<8} {:<10} event",
-        "#", "status", "ms", "next"
+        "  {:<3} {:<6} {:<5} {:<6} {:<24} event id",
+        "#", "status", "ms", "next", "type"
     );
+    let type_of = |id: &str| {
+        published
+            .iter()
+            .find(|(event_id, _)| event_id == id)
+            .map(|(_, name)| name.as_str())
+            .unwrap_or("?")
+    };
     for attempt in attempts["data"].as_array().into_iter().flatten() {
-        let next = attempt["next"]["action"].as_str().unwrap_or("?");
+        let event_id = attempt["event_id"].as_str().unwrap_or("?");
         println!(
-            "  {:<3} {:<6} {:<8} {:<10} {}",
-            attempt["attempt"],
-            attempt["status_code"],
-            attempt["duration_ms"],
-            next,
-            attempt["event_id"].as_str().unwrap_or("?")
+            "  {:<3} {:<6} {:<5} {:<6} {:<24} {event_id}",
+            attempt["attempt"].to_string(),
+            attempt["status_code"].to_string(),
+            attempt["duration_ms"].to_string(),
+            attempt["next"]["action"].as_str().unwrap_or("?"),
+            type_of(event_id),
         );
     }
     let (_, deliveries) = call(

@@ -4,7 +4,9 @@
 //! claims no more than the free permits, so nothing claimed waits in memory. A
 //! per-endpoint count caps attempts to one endpoint; a claimed delivery whose endpoint
 //! is at its cap is handed back to the store, due again shortly, so one slow endpoint
-//! cannot occupy the global permits (DESIGN section 4, isolation).
+//! cannot occupy the global permits (DESIGN section 4, isolation). The per-endpoint
+//! cap also shrinks to a quarter of the permits still free, so even many hanging
+//! endpoints together leave room for a healthy one.
 //!
 //! The loop sleeps until the earliest due time the store reports, a wake-up from
 //! ingest, a finished attempt, or the poll interval, whichever is first. On shutdown it
@@ -42,18 +44,25 @@ impl Endpoints {
     }
 
     /// Takes a slot if the endpoint's cap and circuit allow an attempt now.
+    ///
+    /// The cap shrinks as global permits run out (fair share): an endpoint may hold at
+    /// most a quarter of the permits still free. So endpoints that hang cannot take the
+    /// last permits, and an endpoint with nothing in flight is always admitted while
+    /// any permit is free (DESIGN section 4, isolation).
     fn try_take(
         &self,
         endpoint: &EndpointId,
         now: Timestamp,
         config: &DeliveryConfig,
+        free_permits: usize,
     ) -> Admission {
         let mut endpoints = self.lock();
         let state = endpoints.entry(endpoint.clone()).or_default();
+        let fair_share = (free_permits / 4).max(1);
         let admission = state.health.admit(
             now,
             state.in_flight,
-            config.per_endpoint_in_flight,
+            config.per_endpoint_in_flight.min(fair_share),
             config.endpoint_busy_delay,
         );
         if admission == Admission::Go {
@@ -182,7 +191,10 @@ async fn start_attempt(
 ) {
     let endpoint_id = claim.delivery.endpoint_id.clone();
     let now = engine.clock.now();
-    if let Admission::WaitUntil(later) = slots.try_take(&endpoint_id, now, &engine.config) {
+    let free_permits = permits.available_permits();
+    if let Admission::WaitUntil(later) =
+        slots.try_take(&endpoint_id, now, &engine.config, free_permits)
+    {
         defer(engine, claim, later).await;
         return;
     }

@@ -63,7 +63,7 @@ impl DeliveryConfig {
             user_agent: format!("Supapitch-Webhooks/{}", env!("CARGO_PKG_VERSION")),
             claim_batch: 256,
             lease: Duration::from_secs(45),
-            max_in_flight: 512,
+            max_in_flight: 1024,
             per_endpoint_in_flight: 32,
             endpoint_busy_delay: Duration::from_millis(250),
             poll_interval: Duration::from_secs(1),

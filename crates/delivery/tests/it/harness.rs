@@ -1,6 +1,7 @@
 //! Test harness: a store with one tenant and endpoint, a scripted transport, an engine.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ pub(crate) type Answer = (u16, Vec<(String, String)>, &'static str);
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {
     pub(crate) at: Timestamp,
+    pub(crate) url: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
 }
@@ -48,11 +50,24 @@ pub(crate) struct ScriptedTransport {
     clock: Arc<dyn Clock>,
     script: Mutex<VecDeque<Answer>>,
     pub(crate) sent: Mutex<Vec<Sent>>,
+    in_flight: AtomicUsize,
+    pub(crate) max_in_flight: AtomicUsize,
 }
 
 #[async_trait::async_trait]
 impl Transport for ScriptedTransport {
     async fn send(&self, request: OutboundRequest) -> Result<Response, TransportError> {
+        let in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
+        let response = self.answer(request).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        response
+    }
+}
+
+impl ScriptedTransport {
+    async fn answer(&self, request: OutboundRequest) -> Result<Response, TransportError> {
+        let url = request.url.clone();
         let headers = request
             .headers
             .iter()
@@ -60,9 +75,22 @@ impl Transport for ScriptedTransport {
             .collect();
         self.sent.lock().unwrap().push(Sent {
             at: self.clock.now(),
+            url: url.clone(),
             headers,
             body: request.body.to_vec(),
         });
+        if url.contains("/hang") {
+            // Accepts and never answers, until the attempt's 15 s deadline.
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            return Ok(Response {
+                status: 504,
+                headers: Vec::new(),
+                body: Vec::new(),
+                truncated: false,
+                size: None,
+                body_withheld: false,
+            });
+        }
         let mut script = self.script.lock().unwrap();
         let (status, headers, body) = if script.len() > 1 {
             script.pop_front().unwrap()
@@ -127,6 +155,8 @@ pub(crate) async fn start_configured(
         clock: Arc::clone(&clock),
         script: Mutex::new(script.into()),
         sent: Mutex::new(Vec::new()),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
     });
     let mut config = DeliveryConfig::standard();
     config.retry = RetryPolicy::with_delays(
@@ -167,8 +197,29 @@ pub(crate) async fn start_configured(
 }
 
 impl Harness {
+    /// Adds another endpoint of the tenant, subscribed to everything.
+    pub(crate) fn add_endpoint(&self, id: &str, url: &str) -> EndpointId {
+        let endpoint = Endpoint {
+            id: EndpointId::new(id),
+            url: url.to_owned(),
+            ..self.endpoint.clone()
+        };
+        off_runtime(self.store.put_endpoint(&endpoint)).unwrap();
+        endpoint.id
+    }
+
     /// Publishes one event with a delivery to the endpoint, due at T0.
     pub(crate) async fn publish(&self, id: &str, data: &str) -> DeliveryId {
+        self.publish_to(&self.endpoint.id.clone(), id, data).await
+    }
+
+    /// Publishes one event with a delivery to `endpoint`, due at T0.
+    pub(crate) async fn publish_to(
+        &self,
+        endpoint: &EndpointId,
+        id: &str,
+        data: &str,
+    ) -> DeliveryId {
         let event_id = EventId::new(id);
         let event = Event {
             id: event_id.clone(),
@@ -184,7 +235,7 @@ impl Harness {
             tenant: self.tenant.clone(),
             event_id,
             event_type: "email.sent".to_owned(),
-            endpoint_id: self.endpoint.id.clone(),
+            endpoint_id: endpoint.clone(),
             status: DeliveryStatus::Pending,
             attempts: 0,
             round_base: 0,

@@ -62,3 +62,64 @@ async fn endpoint_failing_too_long_is_disabled_and_later_events_skipped() {
     assert_eq!(harness.sent().len(), 7);
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn hanging_endpoints_do_not_delay_a_healthy_one() {
+    let harness = start_configured(&[30, 120], vec![ok(200, "ok")], |config| {
+        config.max_in_flight = 256;
+    })
+    .await;
+    // 50 endpoints that accept and never answer, 20 events each, published first so
+    // they are ahead of the healthy endpoint's events in the due queue.
+    for endpoint in 0..50 {
+        let id = harness.add_endpoint(
+            &format!("ep_hang_{endpoint}"),
+            &format!("https://hang{endpoint}.example.com/hang"),
+        );
+        for event in 0..20 {
+            harness
+                .publish_to(&id, &format!("evt_hang_{endpoint}_{event}"), "{}")
+                .await;
+        }
+    }
+    let mut healthy = Vec::new();
+    for event in 0..10 {
+        healthy.push(harness.publish(&format!("evt_healthy_{event}"), "{}").await);
+    }
+    harness
+        .eventually(|| async {
+            let mut all = true;
+            for delivery in &healthy {
+                all &= harness.delivery(delivery).await.status == DeliveryStatus::Succeeded;
+            }
+            all
+        })
+        .await;
+
+    let sent = harness.sent();
+    let healthy_sent: Vec<_> = sent
+        .iter()
+        .filter(|request| !request.url.contains("/hang"))
+        .collect();
+    assert_eq!(healthy_sent.len(), 10);
+    let first = sent[0].at;
+    for request in &healthy_sent {
+        // Sent before any hanging attempt could end (15 s): the hanging ones took
+        // only part of the permits, never all of them.
+        assert!(
+            request.at.since(first) < Duration::from_secs(15),
+            "{:?}",
+            request.at.since(first)
+        );
+    }
+    let max_in_flight = harness
+        .transport
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(max_in_flight <= 256, "global bound held: {max_in_flight}");
+    assert!(
+        max_in_flight >= 50,
+        "every hanging endpoint got at least one attempt: {max_in_flight}"
+    );
+    harness.stop().await;
+}

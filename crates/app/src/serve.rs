@@ -75,6 +75,7 @@ pub async fn build_deps(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
     delivery_config.retry.delays = settings.retry_schedule.clone();
     delivery_config.header_prefix = settings.header_prefix.clone();
     delivery_config.user_agent = settings.user_agent.clone();
+    delivery_config.circuit = settings.circuit.clone();
     // The lease must outlast a whole attempt (DESIGN section 4).
     delivery_config.lease = settings.attempt_timeout + Duration::from_secs(30);
     Ok(Components {

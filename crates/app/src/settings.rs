@@ -33,6 +33,9 @@ struct RawSettings {
     response_body_cap_bytes: Option<usize>,
     max_payload_bytes: Option<usize>,
     max_request_bytes: Option<usize>,
+    circuit_failure_threshold: Option<u32>,
+    circuit_cooldown_ms: Option<u64>,
+    disable_after_hours: Option<u64>,
 }
 
 /// Validated settings every binary shares.
@@ -70,6 +73,9 @@ pub struct Settings {
     pub max_payload_bytes: usize,
     /// Largest API request body.
     pub max_request_bytes: usize,
+    /// Circuit breaker: failures in a row that hold an endpoint back, the first
+    /// cool-down, and how long an endpoint may fail everything before it is disabled.
+    pub circuit: herald_retry::CircuitPolicy,
 }
 
 impl Settings {
@@ -164,6 +170,23 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
         raw.attempt_timeout_ms.unwrap_or(15_000),
         &mut problems,
     );
+    let mut circuit = herald_retry::CircuitPolicy::standard();
+    if let Some(threshold) = raw.circuit_failure_threshold {
+        circuit.failure_threshold = positive(
+            "circuit_failure_threshold",
+            u64::from(threshold),
+            &mut problems,
+        ) as u32;
+    }
+    if let Some(cooldown) = raw.circuit_cooldown_ms {
+        circuit.base_cooldown =
+            Duration::from_millis(positive("circuit_cooldown_ms", cooldown, &mut problems));
+        circuit.max_cooldown = circuit.max_cooldown.max(circuit.base_cooldown);
+    }
+    if let Some(hours) = raw.disable_after_hours {
+        circuit.disable_after =
+            Duration::from_secs(positive("disable_after_hours", hours, &mut problems) * 3600);
+    }
     let settings = Settings {
         listen,
         data_dir: args
@@ -194,6 +217,7 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
         response_body_cap: raw.response_body_cap_bytes.unwrap_or(64 * 1024),
         max_payload_bytes: raw.max_payload_bytes.unwrap_or(256 * 1024),
         max_request_bytes: raw.max_request_bytes.unwrap_or(1024 * 1024),
+        circuit,
     };
     if !problems.is_empty() {
         bail!("invalid settings:\n  {}", problems.join("\n  "));

@@ -2,5 +2,6 @@
 //! REST API over TCP, and signatures checked with `hmac`/`sha2` (independent of
 //! `herald-signing`).
 
+mod chaos;
 mod durability;
 mod support;

@@ -27,16 +27,29 @@ pub(crate) fn free_port() -> u16 {
 
 /// A running `herald serve`.
 pub(crate) struct Herald {
-    child: Child,
+    child: Option<Child>,
     pub(crate) base: String,
 }
 
 impl Herald {
     pub(crate) fn start(data_dir: &Path, schedule: &str) -> Herald {
+        Herald::start_with(data_dir, schedule, None)
+    }
+
+    /// Starts `herald serve`, with a TOML settings file if given.
+    pub(crate) fn start_with(data_dir: &Path, schedule: &str, config: Option<&Path>) -> Herald {
         let port = free_port();
-        let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .arg("serve")
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
+            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let child = command
             .env("HERALD_ADMIN_KEY", ADMIN)
             .env("HERALD_ALLOW_PRIVATE_NETWORKS", "true")
             .env("HERALD_RETRY_SCHEDULE", schedule)
@@ -47,7 +60,7 @@ impl Herald {
             .spawn()
             .unwrap();
         let herald = Herald {
-            child,
+            child: Some(child),
             base: format!("127.0.0.1:{port}"),
         };
         let started = Instant::now();
@@ -60,17 +73,35 @@ impl Herald {
         panic!("herald did not answer /healthz within 30 s");
     }
 
+    /// A handle for calls to an already running instance at `base` (owns no process).
+    pub(crate) fn probe(base: &str) -> Herald {
+        Herald {
+            child: None,
+            base: base.to_owned(),
+        }
+    }
+
+    /// A stand-in while an instance is being replaced.
+    pub(crate) fn placeholder() -> Herald {
+        Herald {
+            child: None,
+            base: String::new(),
+        }
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub(crate) fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
     }
 
     pub(crate) fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         self.try_call(method, path, body).unwrap()
     }
 
-    fn try_call(
+    pub(crate) fn try_call(
         &self,
         method: &str,
         path: &str,
@@ -100,14 +131,17 @@ impl Herald {
 
 impl Drop for Herald {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
+    pub(crate) answered: u16,
     pub(crate) path: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
@@ -132,6 +166,11 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start() -> Receiver {
+        Receiver::failing(0)
+    }
+
+    /// A receiver that answers 500 to `percent` % of requests, at random.
+    pub(crate) fn failing(percent: u64) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -139,7 +178,7 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let sink = Arc::clone(&sink);
-                std::thread::spawn(move || serve_connection(stream, &sink));
+                std::thread::spawn(move || serve_connection(stream, &sink, percent));
             }
         });
         Receiver { url, got }
@@ -150,7 +189,25 @@ impl Receiver {
     }
 }
 
-fn serve_connection(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
+/// A small xorshift generator seeded from the clock: randomness for failures only.
+fn random_below(bound: u64) -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1,
+        );
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x % bound
+    })
+}
+
+fn serve_connection(stream: TcpStream, sink: &Mutex<Vec<Received>>, fail_percent: u64) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -182,15 +239,23 @@ fn serve_connection(stream: TcpStream, sink: &Mutex<Vec<Received>>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let answered = if random_below(100) < fail_percent {
+            500
+        } else {
+            200
+        };
         sink.lock().unwrap().push(Received {
+            answered,
             path,
             headers,
             body,
         });
-        if writer
-            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            .is_err()
-        {
+        let response: &[u8] = if answered == 200 {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        } else {
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"
+        };
+        if writer.write_all(response).is_err() {
             return;
         }
     }

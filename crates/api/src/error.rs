@@ -207,6 +207,24 @@ impl IntoResponse for ApiError {
             // The cause chain goes to the log, never to the client.
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
         }
+        let body = self.problem_body().to_string();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// The problem+json document of this error (also embedded per item in batch answers).
+    pub(crate) fn problem_body(&self) -> serde_json::Value {
+        let status = self.status();
         let (slug, title, detail, errors) = self.problem();
         let mut problem = serde_json::Map::new();
         problem.insert("type".into(), format!("{PROBLEM_BASE}{slug}").into());
@@ -220,16 +238,6 @@ impl IntoResponse for ApiError {
                 .collect();
             problem.insert("errors".into(), errors.into());
         }
-        let body = serde_json::Value::Object(problem).to_string();
-        let mut response = (status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
+        serde_json::Value::Object(problem)
     }
 }

@@ -67,7 +67,42 @@ pub(crate) async fn ingest(
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
-    let mut fields = Fields::parse(&body, &["type", "data", "id", "timestamp"])?;
+    let fields = Fields::parse(&body, &["type", "data", "id", "timestamp"])?;
+    let key = idempotency_key(&headers)?;
+    let now = now();
+    let (event, deliveries) = prepare(&state, &tenant, fields, key, now).await?;
+    match state.store().insert_event(&event, &deliveries).await? {
+        InsertOutcome::Inserted => {
+            state.metrics().count_ingested();
+            wake_if_pending(&state, &deliveries);
+            accepted(&event, deliveries.len(), false)
+        }
+        InsertOutcome::Duplicate {
+            event: first,
+            deliveries,
+        } => accepted(&first, deliveries, true),
+    }
+}
+
+/// Wakes the engine if any of `deliveries` is due.
+fn wake_if_pending(state: &ApiState, deliveries: &[Delivery]) {
+    if deliveries
+        .iter()
+        .any(|delivery| delivery.status == DeliveryStatus::Pending)
+    {
+        state.wake_delivery();
+    }
+}
+
+/// Validates one event's fields and builds the event (envelope serialized once) and
+/// its deliveries: one per subscribed endpoint, pending if enabled, skipped if not.
+pub(crate) async fn prepare(
+    state: &ApiState,
+    tenant: &TenantId,
+    mut fields: Fields,
+    idempotency_key: Option<&str>,
+    now: Timestamp,
+) -> Result<(Event, Vec<Delivery>), ApiError> {
     let event_type = fields.required_string("type", 128)?;
     let Some(def) = state.event_type(&event_type).await? else {
         return Err(ApiError::invalid(
@@ -94,14 +129,13 @@ pub(crate) async fn ingest(
     }
     let client_id = fields.optional_string("id", 128)?;
     let timestamp = fields.optional_string("timestamp", 64)?;
-    let now = now();
     let id = match client_id {
         Some(id) => {
             validate_client_id(&id).map_err(|error| ApiError::invalid("id", error.to_string()))?;
             EventId::new(id)
         }
-        None => match idempotency_key(&headers)? {
-            Some(key) => derived_event_id(&tenant, key),
+        None => match idempotency_key {
+            Some(key) => derived_event_id(tenant, key),
             None => EventId::generate(now),
         },
     };
@@ -112,13 +146,12 @@ pub(crate) async fn ingest(
     };
 
     let payload = build_envelope(&id, &event_type, timestamp, data.get());
-    let endpoints = state.store().tenant_endpoints(&tenant).await?;
+    let endpoints = state.store().tenant_endpoints(tenant).await?;
     let deliveries: Vec<Delivery> = endpoints
         .iter()
         .filter(|endpoint| endpoint.subscribes_to(&event_type))
         .map(|endpoint| {
-            let mut delivery =
-                pending_delivery(&tenant, &id, &event_type, &endpoint.id, false, now);
+            let mut delivery = pending_delivery(tenant, &id, &event_type, &endpoint.id, false, now);
             if !endpoint.enabled {
                 delivery.status = DeliveryStatus::Skipped;
                 delivery.next_attempt_at = None;
@@ -128,29 +161,117 @@ pub(crate) async fn ingest(
         .collect();
     let event = Event {
         id,
-        tenant,
+        tenant: tenant.clone(),
         event_type,
         timestamp,
         received_at: now,
         payload,
         test: false,
     };
-    match state.store().insert_event(&event, &deliveries).await? {
-        InsertOutcome::Inserted => {
-            state.metrics().count_ingested();
-            if deliveries
-                .iter()
-                .any(|delivery| delivery.status == DeliveryStatus::Pending)
-            {
-                state.wake_delivery();
-            }
-            accepted(&event, deliveries.len(), false)
-        }
-        InsertOutcome::Duplicate {
-            event: first,
-            deliveries,
-        } => accepted(&first, deliveries, true),
+    Ok((event, deliveries))
+}
+
+/// Most events one batch may carry.
+const MAX_BATCH: usize = 1000;
+
+/// `POST /v1/tenants/{tenant_id}/events/batch` `{events: [{type, data, id?, timestamp?}]}`
+/// → 200 when every item was accepted, 207 when some were refused, with
+/// `{results: [{index, status: 202, id, type, timestamp, deliveries} | {index, status,
+/// error: problem}]}` in request order. The accepted items are stored in one durable
+/// write before the answer; a refused item stores nothing and does not affect others.
+pub(crate) async fn ingest_batch(
+    State(state): State<ApiState>,
+    TenantScope(tenant): TenantScope,
+    Body(body): Body,
+) -> Result<Response, ApiError> {
+    let mut fields = Fields::parse(&body, &["events"])?;
+    let raw = fields
+        .raw("events")
+        .ok_or_else(|| ApiError::invalid("events", "is required"))?;
+    let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(raw.get())
+        .map_err(|_| ApiError::invalid("events", "must be an array of event objects"))?;
+    if items.is_empty() || items.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "events",
+            format!("must hold 1 to {MAX_BATCH} events"),
+        ));
     }
+    let now = now();
+    let mut results: Vec<Option<serde_json::Value>> = vec![None; items.len()];
+    let mut prepared = Vec::with_capacity(items.len());
+    let mut prepared_index = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let outcome =
+            match Fields::parse(item.get().as_bytes(), &["type", "data", "id", "timestamp"]) {
+                Ok(item_fields) => prepare(&state, &tenant, item_fields, None, now).await,
+                Err(error) => Err(error),
+            };
+        match outcome {
+            Ok(event) => {
+                prepared.push(event);
+                prepared_index.push(index);
+            }
+            Err(ApiError::Store(error)) => return Err(ApiError::Store(error)),
+            Err(error) => {
+                let problem = prefix_fields(error.problem_body(), index);
+                results[index] = Some(json!({
+                    "index": index,
+                    "status": error.status().as_u16(),
+                    "error": problem,
+                }));
+            }
+        }
+    }
+    let outcomes = state.store().insert_events(&prepared).await?;
+    for ((index, (event, deliveries)), outcome) in
+        prepared_index.iter().zip(&prepared).zip(outcomes)
+    {
+        let (event, count, replayed) = match outcome {
+            InsertOutcome::Inserted => {
+                state.metrics().count_ingested();
+                (event, deliveries.len(), false)
+            }
+            InsertOutcome::Duplicate {
+                event: ref first,
+                deliveries,
+            } => (first, deliveries, true),
+        };
+        results[*index] = Some(json!({
+            "index": index,
+            "status": 202,
+            "id": event.id,
+            "type": event.event_type,
+            "timestamp": event.timestamp,
+            "deliveries": count,
+            "replayed": replayed,
+        }));
+    }
+    for (_, deliveries) in &prepared {
+        wake_if_pending(&state, deliveries);
+    }
+    let all_accepted = prepared.len() == items.len();
+    let status = if all_accepted {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    json_response(status, &json!({ "results": results }))
+}
+
+/// Names a batch item's fields `events[i].field` in its problem.
+fn prefix_fields(mut problem: serde_json::Value, index: usize) -> serde_json::Value {
+    if let Some(errors) = problem
+        .get_mut("errors")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for error in errors {
+            if let Some(field) = error.get("field").and_then(serde_json::Value::as_str) {
+                let prefixed = format!("events[{index}].{field}");
+                error["field"] = prefixed.into();
+            }
+        }
+    }
+    problem
 }
 
 /// The 202 answer of ingest; `replayed` marks a repeated request.

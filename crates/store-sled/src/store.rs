@@ -345,6 +345,57 @@ impl Store for SledStore {
         Ok(outcome)
     }
 
+    async fn insert_events(
+        &self,
+        items: &[(Event, Vec<Delivery>)],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(items.len());
+        {
+            let _guard = self.lock();
+            let mut batch = sled::Batch::default();
+            // Ids written by this batch, so a repeat within it is a duplicate too.
+            let mut in_batch: std::collections::HashMap<(&str, &str), usize> =
+                std::collections::HashMap::new();
+            for (event, deliveries) in items {
+                let tenant = event.tenant.as_str().as_bytes();
+                let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
+                let batch_key = (event.tenant.as_str(), event.id.as_str());
+                if let Some(&first) = in_batch.get(&batch_key) {
+                    let (first_event, first_deliveries) = &items[first];
+                    outcomes.push(InsertOutcome::Duplicate {
+                        event: first_event.clone(),
+                        deliveries: first_deliveries.len(),
+                    });
+                    continue;
+                }
+                if let Some(existing) = self.get_record::<Event>(&event_key)? {
+                    let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
+                    let deliveries = self.db.scan_prefix(prefix).count();
+                    outcomes.push(InsertOutcome::Duplicate {
+                        event: existing,
+                        deliveries,
+                    });
+                    continue;
+                }
+                in_batch.insert(batch_key, outcomes.len());
+                batch.insert(event_key, codec::encode(event)?);
+                let index = keys::event_index(
+                    event.tenant.as_str(),
+                    event.received_at.as_millis(),
+                    event.id.as_str(),
+                );
+                batch.insert(index, &[]);
+                for delivery in deliveries {
+                    Self::add_delivery(&mut batch, delivery)?;
+                }
+                outcomes.push(InsertOutcome::Inserted);
+            }
+            self.apply(batch)?;
+        }
+        self.commit.durable().await?;
+        Ok(outcomes)
+    }
+
     async fn get_event(
         &self,
         tenant: &TenantId,

@@ -169,6 +169,19 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         event: &Event,
         deliveries: &[Delivery],
     ) -> Result<InsertOutcome, StoreError>;
+    /// Stores several events with their deliveries; a backend may (sled does) write them
+    /// in one atomic batch with one durable flush. Returns one outcome per item, in
+    /// order; an id repeated within `items` is a `Duplicate` of its first occurrence.
+    async fn insert_events(
+        &self,
+        items: &[(Event, Vec<Delivery>)],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut outcomes = Vec::with_capacity(items.len());
+        for (event, deliveries) in items {
+            outcomes.push(self.insert_event(event, deliveries).await?);
+        }
+        Ok(outcomes)
+    }
     /// Reads an event of a tenant.
     async fn get_event(&self, tenant: &TenantId, id: &EventId)
         -> Result<Option<Event>, StoreError>;

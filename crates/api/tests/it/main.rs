@@ -2,6 +2,7 @@
 //! (see `support`), plus one smoke test of `serve` on 127.0.0.1:0.
 
 mod auth;
+mod batch;
 mod endpoints;
 mod ingest;
 mod limits;

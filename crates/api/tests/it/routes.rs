@@ -8,7 +8,7 @@ use crate::support::Api;
 #[tokio::test]
 async fn every_listed_route_is_served() {
     let api = Api::new();
-    assert_eq!(ROUTES.len(), 24);
+    assert_eq!(ROUTES.len(), 25);
     for (method, template) in ROUTES {
         let path = template
             .replace("{tenant_id}", "acme")

@@ -17,7 +17,8 @@ pub struct GlobalArgs {
     /// sled data directory [default: ./herald-data].
     #[arg(long, global = true, env = "HERALD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Admin bearer key (generated and printed once when unset).
+    /// Admin bearer key; stored (hashed) for later starts. When none was ever set, one is
+    /// generated on first start and printed once.
     #[arg(long, global = true, env = "HERALD_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
     /// Allow endpoints on loopback and private addresses (local development, tests).
@@ -36,10 +37,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "HERALD_REQUIRE_HTTPS", num_args = 0..=1,
           default_missing_value = "true", value_parser = BoolishValueParser::new())]
     pub require_https: Option<bool>,
-    /// Delays between attempts, e.g. 30s,2m,5m,15m [default: the DESIGN schedule].
+    /// Delays between attempts, e.g. 30s,2m,5m,15m [default: 30s,2m,5m,15m,30m,1h,2h,4h,8h,8h].
     #[arg(long, global = true, env = "HERALD_RETRY_SCHEDULE")]
     pub retry_schedule: Option<String>,
-    /// Use PostgreSQL instead of sled.
+    /// PostgreSQL store URL (reserved: the PostgreSQL store is not in this build yet).
     #[arg(
         long,
         global = true,

@@ -157,13 +157,31 @@ impl Engine {
             next: next_action,
             test: delivery.test,
         };
-        tracing::debug!(
-            delivery = %delivery.id,
-            attempt = delivery.attempts,
-            status = ?status_code,
-            next = ?next_action,
-            "attempt finished"
-        );
+        match next_action {
+            NextAction::Done => tracing::debug!(
+                delivery = %delivery.id,
+                attempt = delivery.attempts,
+                status = ?status_code,
+                "delivered"
+            ),
+            NextAction::Retry(at) => tracing::info!(
+                delivery = %delivery.id,
+                endpoint = %delivery.endpoint_id,
+                attempt = delivery.attempts,
+                status = ?status_code,
+                error = delivery.last_error.as_deref().unwrap_or(""),
+                retry_at = %at,
+                "attempt failed; will retry"
+            ),
+            NextAction::GiveUp => tracing::warn!(
+                delivery = %delivery.id,
+                endpoint = %delivery.endpoint_id,
+                attempt = delivery.attempts,
+                status = ?status_code,
+                error = delivery.last_error.as_deref().unwrap_or(""),
+                "delivery failed; no attempts left"
+            ),
+        }
         if is_gone(&outcome) {
             self.disable_gone_endpoint(endpoint, finished).await;
         }

@@ -336,7 +336,7 @@ mod tests {
         assert_eq!(credentials.block_reason(), None);
         assert_eq!(
             credentials.to_string(),
-            "endpoint url refused: credentials in the URL are not allowed; use a custom header"
+            "endpoint url refused: credentials in the URL are not allowed (they would be stored and logged); remove the user:password@ part"
         );
     }
 }

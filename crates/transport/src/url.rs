@@ -134,7 +134,7 @@ pub enum UrlError {
     #[error("scheme must be http or https")]
     Scheme,
     /// `user:password@` in the URL.
-    #[error("credentials in the URL are not allowed; use a custom header")]
+    #[error("credentials in the URL are not allowed (they would be stored and logged); remove the user:password@ part")]
     Credentials,
     /// No host.
     #[error("the url has no host")]

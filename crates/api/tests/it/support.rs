@@ -31,7 +31,7 @@ pub(crate) fn url_check(url: &str) -> Result<(), String> {
         .ok_or_else(|| "must be an http or https URL".to_owned())?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
-        return Err("must not contain credentials; send them in a custom header instead".into());
+        return Err("must not contain credentials".into());
     }
     if authority.is_empty() || authority.contains(' ') {
         return Err("must name a host".into());

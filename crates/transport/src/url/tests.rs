@@ -24,7 +24,7 @@ fn check_private(url: &str, expect: Result<&str, &str>) {
     check(url, &DestinationPolicy::allow_private(), expect);
 }
 
-const CREDENTIALS: &str = "credentials in the URL are not allowed; use a custom header";
+const CREDENTIALS: &str = "credentials in the URL are not allowed (they would be stored and logged); remove the user:password@ part";
 const SCHEME: &str = "scheme must be http or https";
 const PORT: &str = "port must be a number from 1 to 65535";
 

@@ -199,7 +199,7 @@ async fn refused_urls_are_never_sent() {
     for (url, message) in [
         (
             "https://user:p%40ss@hooks.example.com/in",
-            "endpoint url refused: credentials in the URL are not allowed; use a custom header",
+            "endpoint url refused: credentials in the URL are not allowed (they would be stored and logged); remove the user:password@ part",
         ),
         (
             "ftp://hooks.example.com/in",

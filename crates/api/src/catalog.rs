@@ -41,6 +41,28 @@ pub(crate) async fn list(
     )
 }
 
+/// The deepest nesting of objects and arrays a schema or sample may have. Stored types
+/// are read back with serde_json's recursion limit (128), so the API keeps well below
+/// it: a type that could be written but not read would break the whole catalog.
+const MAX_NESTING: usize = 32;
+
+/// How deeply `value` nests objects and arrays (a scalar is 0, `{}` is 1).
+fn nesting_depth(value: &serde_json::Value) -> usize {
+    // Iterative, so a hostile document cannot overflow the stack here either.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Vec<&serde_json::Value> = match value {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            serde_json::Value::Object(map) => map.values().collect(),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.into_iter().map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 /// `POST /v1/event-types` `{name, description, schema?, sample?, strict?}` → 201.
 ///
 /// `schema` defaults to `{"type": "object"}` and `sample` to `{}`. With `strict`, ingest
@@ -75,6 +97,14 @@ pub(crate) async fn create(
     let sample = fields
         .optional_object("sample")?
         .unwrap_or_else(|| json!({}));
+    for (field, value) in [("schema", &schema), ("sample", &sample)] {
+        if nesting_depth(value) > MAX_NESTING {
+            return Err(ApiError::invalid(
+                field,
+                format!("nests deeper than {MAX_NESTING} levels"),
+            ));
+        }
+    }
     let strict = fields.optional_bool("strict")?.unwrap_or(false);
     if state.event_type(&name).await?.is_some() {
         return Err(ApiError::Conflict(format!(
@@ -90,4 +120,16 @@ pub(crate) async fn create(
     };
     state.store().put_event_type(&def).await?;
     json_response(StatusCode::CREATED, &views::event_type(&def, false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_nesting() {
+        assert_eq!(nesting_depth(&json!(1)), 0);
+        assert_eq!(nesting_depth(&json!({})), 1);
+        assert_eq!(nesting_depth(&json!({"a": [1, {"b": []}]})), 4);
+    }
 }

@@ -49,13 +49,17 @@ mod tests {
         let store = SledStore::open(&SledConfig::temporary(dir.path()), now).unwrap();
         let walkthrough = herald_api::hash_key("adm_walkthrough_key_123456");
 
-        let first = resolve_admin_key(&store, Some("adm_walkthrough_key_123456")).await.unwrap();
+        let first = resolve_admin_key(&store, Some("adm_walkthrough_key_123456"))
+            .await
+            .unwrap();
         assert_eq!(first, walkthrough);
         // A later start without the flag keeps accepting the configured key.
         let second = resolve_admin_key(&store, None).await.unwrap();
         assert_eq!(second, walkthrough);
         // A new configured key replaces it.
-        let third = resolve_admin_key(&store, Some("adm_another_key_0000000")).await.unwrap();
+        let third = resolve_admin_key(&store, Some("adm_another_key_0000000"))
+            .await
+            .unwrap();
         assert_eq!(third, herald_api::hash_key("adm_another_key_0000000"));
         assert_eq!(resolve_admin_key(&store, None).await.unwrap(), third);
     }

@@ -411,3 +411,25 @@ async fn the_catalog_lists_builtins_and_is_add_only() {
     assert_eq!(catalog.len(), 10);
     assert_eq!(catalog[9]["name"], "meeting.booked");
 }
+
+#[tokio::test]
+async fn deeply_nested_schemas_are_refused_so_the_catalog_stays_readable() {
+    let api = Api::new();
+    let depth = 126;
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let body = format!(
+        r#"{{"name":"poison.x","description":"x","schema":{{"type":"object","x":{nested}}}}}"#
+    );
+    let reply = api
+        .admin_raw("POST", "/v1/event-types", body.as_bytes())
+        .await;
+    assert_eq!(reply.problem(422), ["schema"]);
+    let body = format!(r#"{{"name":"poison.y","description":"x","sample":{{"x":{nested}}}}}"#);
+    let reply = api
+        .admin_raw("POST", "/v1/event-types", body.as_bytes())
+        .await;
+    assert_eq!(reply.problem(422), ["sample"]);
+    let reply = api.admin("GET", "/v1/event-types", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["data"].as_array().unwrap().len(), 9);
+}

@@ -11,7 +11,7 @@ use herald_event::{validate_event_type_name, EventTypeDef};
 use http::StatusCode;
 use serde_json::json;
 
-use crate::extract::{Admin, Body, Caller};
+use crate::extract::{Admin, Body, Caller, QueryParams};
 use crate::fields::Fields;
 use crate::views::{self, json_response, ListView};
 use crate::{ApiError, ApiState};
@@ -23,7 +23,10 @@ const MAX_DESCRIPTION_CHARS: usize = 1000;
 pub(crate) async fn list(
     State(state): State<ApiState>,
     _caller: Caller,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
+    // Not paginated (the catalog is small); any parameter is refused.
+    query.finish()?;
     let mut data: Vec<serde_json::Value> = state
         .builtins()
         .iter()

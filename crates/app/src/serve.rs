@@ -134,18 +134,30 @@ pub(crate) async fn run_components(
         components.delivery_config,
         wait_for(engine_stopped),
     ));
-    shutdown.await;
+    tokio::pin!(engine);
+    // The engine only ends on its own when it cannot work (a bad configuration): then
+    // the whole process stops, loudly, rather than accept events it will never send.
+    let engine_result = tokio::select! {
+        _ = shutdown => None,
+        result = &mut engine => Some(result),
+    };
     tracing::info!("shutting down");
     let _ = stop_api.send(true);
-    api.await
-        .context("api task failed")?
-        .context("api server failed")?;
-    let _ = stop_engine.send(true);
-    engine
+    let api_result = api
         .await
+        .context("api task failed")?
+        .context("api server failed");
+    let engine_result = match engine_result {
+        Some(result) => result,
+        None => {
+            let _ = stop_engine.send(true);
+            engine.await
+        }
+    };
+    engine_result
         .context("delivery task failed")?
         .context("delivery engine failed")?;
-    Ok(())
+    api_result
 }
 
 async fn wait_for(mut stop: watch::Receiver<bool>) {

@@ -170,6 +170,30 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
         raw.attempt_timeout_ms.unwrap_or(15_000),
         &mut problems,
     );
+    let horizon = herald_retry::RetryPolicy::standard().horizon;
+    let total: Duration = retry_schedule.iter().sum();
+    if total > horizon {
+        problems.push(format!(
+            "retry-schedule: the delays add up to {}, past the 24h horizon; attempts after it would never be made",
+            herald_retry::format_schedule(&[total])
+        ));
+    }
+    let user_agent = raw
+        .user_agent
+        .unwrap_or_else(|| format!("Supapitch-Webhooks/{}", env!("CARGO_PKG_VERSION")));
+    if axum::http::HeaderValue::from_str(&user_agent).is_err() || user_agent.is_empty() {
+        problems.push("user_agent: must be visible ASCII text without line breaks".to_owned());
+    }
+    let max_request_bytes = raw.max_request_bytes.unwrap_or(1024 * 1024);
+    let max_payload_bytes = raw.max_payload_bytes.unwrap_or(256 * 1024);
+    if max_request_bytes < 1024 {
+        problems.push("max_request_bytes: must be at least 1024".to_owned());
+    }
+    if max_payload_bytes == 0 || max_payload_bytes > max_request_bytes {
+        problems.push(format!(
+            "max_payload_bytes: must be between 1 and max_request_bytes ({max_request_bytes})"
+        ));
+    }
     let mut circuit = herald_retry::CircuitPolicy::standard();
     if let Some(threshold) = raw.circuit_failure_threshold {
         circuit.failure_threshold = positive(
@@ -208,15 +232,13 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
             .or(raw.postgres_url)
             .filter(|url| !url.is_empty()),
         header_prefix,
-        user_agent: raw
-            .user_agent
-            .unwrap_or_else(|| format!("Supapitch-Webhooks/{}", env!("CARGO_PKG_VERSION"))),
+        user_agent,
         log,
         connect_timeout: Duration::from_millis(connect_ms),
         attempt_timeout: Duration::from_millis(attempt_ms),
         response_body_cap: raw.response_body_cap_bytes.unwrap_or(64 * 1024),
-        max_payload_bytes: raw.max_payload_bytes.unwrap_or(256 * 1024),
-        max_request_bytes: raw.max_request_bytes.unwrap_or(1024 * 1024),
+        max_payload_bytes,
+        max_request_bytes,
         circuit,
     };
     if !problems.is_empty() {
@@ -261,6 +283,23 @@ mod tests {
         let error = validate(raw, &args(&[])).unwrap_err().to_string();
         assert!(error.contains("listen: 'nowhere'"), "{error}");
         assert!(error.contains("retry-schedule:"), "{error}");
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_at_start() {
+        let raw: RawSettings = toml::from_str(
+            "user_agent = \"a\\r\\nX-Injected: 1\"\nmax_request_bytes = 1000\nmax_payload_bytes = 2000000\nretry_schedule = \"20h,5h\"",
+        )
+        .unwrap();
+        let error = validate(raw, &args(&[])).unwrap_err().to_string();
+        for expected in [
+            "user_agent: must be visible ASCII text without line breaks",
+            "max_request_bytes: must be at least 1024",
+            "max_payload_bytes: must be between 1 and max_request_bytes (1000)",
+            "retry-schedule: the delays add up to 25h, past the 24h horizon",
+        ] {
+            assert!(error.contains(expected), "{expected} not in {error}");
+        }
     }
 
     #[test]

@@ -130,6 +130,13 @@ async fn refuses_bad_limits_cursors_and_unknown_parameters() {
     api.admin("GET", "/v1/tenants?limit=0", None)
         .await
         .invalid("limit");
+    // Unpaginated lists refuse parameters too, rather than silently ignore them.
+    api.admin("GET", "/v1/tenants/acme/keys?limit=0", None)
+        .await
+        .invalid("limit");
+    api.admin("GET", "/v1/event-types?foo=bar", None)
+        .await
+        .invalid("foo");
 }
 
 #[tokio::test]

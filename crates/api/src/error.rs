@@ -51,6 +51,9 @@ pub enum ApiError {
     /// The body could not be read from the connection (400).
     #[error("request body could not be read")]
     UnreadableBody,
+    /// The body did not arrive in time (408).
+    #[error("the request body did not arrive within {0} seconds")]
+    BodyTimeout(u64),
     /// Well-formed JSON (or query) that breaks a rule (422).
     #[error("request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::MalformedJson(_) | ApiError::MalformedQuery | ApiError::UnreadableBody => {
                 StatusCode::BAD_REQUEST
             }
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -131,6 +135,9 @@ impl ApiError {
                 format!("request body is not valid JSON: {source}"),
                 None,
             ),
+            ApiError::BodyTimeout(_) => {
+                ("request-timeout", "Request Timeout", self.to_string(), None)
+            }
             ApiError::MalformedQuery | ApiError::UnreadableBody => (
                 "malformed-request",
                 "Malformed Request",

@@ -160,11 +160,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemId {
     }
 }
 
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl FromRequest<ApiState> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &ApiState) -> Result<Self, ApiError> {
-        match Bytes::from_request(request, state).await {
+        // A client that trickles its body (slowloris) is cut off rather than holding a
+        // connection and a task forever.
+        let read = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, state));
+        let Ok(result) = read.await else {
+            return Err(ApiError::BodyTimeout(BODY_TIMEOUT.as_secs()));
+        };
+        match result {
             Ok(bytes) => Ok(Body(bytes)),
             Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
                 Err(ApiError::TooLarge {

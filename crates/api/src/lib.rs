@@ -28,6 +28,7 @@ mod fields;
 mod health;
 mod logs;
 mod routes;
+mod server;
 mod state;
 mod tenants;
 mod views;
@@ -38,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::{ApiError, FieldError};
 pub use routes::{router, ROUTES};
+pub use server::{serve_with_limits, ServeLimits};
 pub use state::{ApiConfig, ApiState, UrlCheck};
 
 /// Lowercase hex SHA-256 of an API key: the only form in which keys are stored or
@@ -74,9 +76,7 @@ pub async fn serve(
     router: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve_with_limits(listener, router, ServeLimits::standard(), shutdown).await
 }
 
 /// Lowercase hex of `bytes`.

@@ -63,6 +63,16 @@ pub(crate) async fn get_delivery(
     json_response(StatusCode::OK, &views::delivery(&delivery))
 }
 
+/// The body an attempt sent: kept in the record, or (as the engine records it) the
+/// event's envelope when the record holds only its size.
+fn request_body<'a>(attempt: &'a herald_event::Attempt, payload: Option<&'a Vec<u8>>) -> &'a [u8] {
+    let sent = attempt.request.size.unwrap_or(0);
+    match payload {
+        Some(payload) if attempt.request.body.is_empty() && sent == payload.len() as u64 => payload,
+        _ => &attempt.request.body,
+    }
+}
+
 /// `GET /v1/tenants/{tenant_id}/attempts?endpoint_id=&event_id=&delivery_id=&status_code=
 /// &outcome=succeeded|failed&limit=&cursor=`.
 pub(crate) async fn list_attempts(
@@ -97,7 +107,27 @@ pub(crate) async fn list_attempts(
     };
     query.finish()?;
     let page = state.store().list_attempts(&tenant, &filter, &page).await?;
-    let data = page.items.iter().map(views::attempt).collect();
+    // The engine logs the request body by reference: every attempt sends the event's
+    // stored envelope, byte for byte, so the log shows those bytes (read once per event).
+    let mut bodies: std::collections::HashMap<&herald_event::EventId, Vec<u8>> =
+        std::collections::HashMap::new();
+    for attempt in &page.items {
+        if !bodies.contains_key(&attempt.event_id) {
+            let event = state.store().get_event(&tenant, &attempt.event_id).await?;
+            bodies.insert(
+                &attempt.event_id,
+                event.map(|event| event.payload).unwrap_or_default(),
+            );
+        }
+    }
+    let data = page
+        .items
+        .iter()
+        .map(|attempt| {
+            let body = request_body(attempt, bodies.get(&attempt.event_id));
+            views::attempt(attempt, body)
+        })
+        .collect();
     json_response(
         StatusCode::OK,
         &ListView {

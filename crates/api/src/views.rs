@@ -138,10 +138,10 @@ pub(crate) fn delivery(delivery: &Delivery) -> Value {
 }
 
 /// One logged attempt with its request, response, error and what happens next.
-pub(crate) fn attempt(attempt: &Attempt) -> Value {
+pub(crate) fn attempt(attempt: &Attempt, request_body: &[u8]) -> Value {
     let mut request = Map::new();
     request.insert("headers".into(), headers(&attempt.request.headers));
-    insert_body(&mut request, &attempt.request.body);
+    insert_body(&mut request, request_body);
     let response = attempt
         .response
         .as_ref()

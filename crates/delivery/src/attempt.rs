@@ -97,7 +97,10 @@ impl Engine {
                     )
                 })
                 .collect(),
-            body: event.payload.clone(),
+            // The body is the event's stored envelope, byte for byte, on every attempt;
+            // the log keeps its size and the API shows the event's bytes, so a 1 KiB
+            // body is not copied into every attempt record.
+            body: Vec::new(),
             truncated: false,
             size: Some(event.payload.len() as u64),
         };

@@ -45,10 +45,11 @@ impl Endpoints {
 
     /// Takes a slot if the endpoint's cap and circuit allow an attempt now.
     ///
-    /// The cap shrinks as global permits run out (fair share): an endpoint may hold at
-    /// most a quarter of the permits still free. So endpoints that hang cannot take the
-    /// last permits, and an endpoint with nothing in flight is always admitted while
-    /// any permit is free (DESIGN section 4, isolation).
+    /// The cap shrinks as global permits run out (fair share): an endpoint may take a
+    /// quarter of the permits still free beyond a reserve of an eighth, and once only
+    /// the reserve is left, only endpoints with nothing in flight are admitted. So
+    /// endpoints that hang cannot take the last permits, and a healthy endpoint is
+    /// admitted while any permit is free (DESIGN section 4, isolation).
     fn try_take(
         &self,
         endpoint: &EndpointId,
@@ -58,7 +59,14 @@ impl Endpoints {
     ) -> Admission {
         let mut endpoints = self.lock();
         let state = endpoints.entry(endpoint.clone()).or_default();
-        let fair_share = (free_permits / 4).max(1);
+        // An eighth of the permits is kept for endpoints with nothing in flight: once
+        // only the reserve is free, endpoints already sending get no more.
+        let reserve = config.max_in_flight / 8;
+        let fair_share = if free_permits > reserve {
+            ((free_permits - reserve) / 4).max(1)
+        } else {
+            1
+        };
         let admission = state.health.admit(
             now,
             state.in_flight,

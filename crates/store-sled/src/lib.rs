@@ -41,7 +41,7 @@ pub struct SledConfig {
 }
 
 impl SledConfig {
-    /// A persistent database in `path` with a 32 MiB cache.
+    /// A persistent database in `path` with a 64 MiB cache.
     pub fn at(path: impl Into<PathBuf>) -> Self {
         SledConfig {
             path: path.into(),

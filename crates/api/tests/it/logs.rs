@@ -297,3 +297,36 @@ async fn metrics_count_ingests_and_responses() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_body_logged_by_reference_shows_the_event_bytes() {
+    let api = Api::new();
+    api.tenant("acme").await;
+    api.endpoint("acme", &["*"], true).await;
+    let event = api
+        .ingest("acme", "email.sent", json!({"b": 2, "a": 1}))
+        .await;
+    let id = event["id"].as_str().unwrap();
+    let stored = api
+        .store
+        .get_event(&TenantId::new("acme"), &herald_event::EventId::new(id))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // As the engine records it: headers kept, body by reference (its size only).
+    let mut by_reference = attempt(Some(200), None, NextAction::Done);
+    by_reference.request.body = Vec::new();
+    by_reference.request.size = Some(stored.payload.len() as u64);
+    record(&api, 1, DeliveryStatus::Succeeded, by_reference).await;
+
+    let log = api
+        .list(&format!("/v1/tenants/acme/attempts?event_id={id}"))
+        .await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["request"]["body_encoding"], "text");
+    assert_eq!(
+        log[0]["request"]["body"].as_str().unwrap().as_bytes(),
+        stored.payload.as_slice()
+    );
+}

@@ -75,7 +75,9 @@ async fn failing_endpoint_is_retried_on_schedule_then_failed() {
     for attempt in &log.items {
         assert_eq!(attempt.status_code, Some(500));
         assert_eq!(attempt.response.as_ref().unwrap().body, b"try later");
-        assert_eq!(&attempt.request.body, first_body);
+        // The body is logged by reference to the event (its size; the API shows the bytes).
+        assert!(attempt.request.body.is_empty());
+        assert_eq!(attempt.request.size, Some(first_body.len() as u64));
     }
     assert_eq!(log.items[0].next, herald_event::NextAction::GiveUp);
     harness.stop().await;

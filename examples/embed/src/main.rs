@@ -21,13 +21,18 @@ use tokio::sync::{watch, Notify};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = std::env::temp_dir().join("herald-embed-example");
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&SledConfig::temporary(&data), SystemClock.now())?);
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(
+        &SledConfig::temporary(&data),
+        SystemClock.now(),
+    )?);
 
     // Endpoint URLs are checked by the same rules the transport enforces at connect time.
     let policy = DestinationPolicy::public_only();
     let url_policy = policy.clone();
     let url_check: herald_api::UrlCheck = Arc::new(move |url: &str| {
-        herald_transport::url::check_endpoint_url(url, &url_policy).map(|_| ()).map_err(|error| error.to_string())
+        herald_transport::url::check_endpoint_url(url, &url_policy)
+            .map(|_| ())
+            .map_err(|error| error.to_string())
     });
     let work = Arc::new(Notify::new());
     let state = herald_api::ApiState::new(
@@ -52,8 +57,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8090").await?;
-    let api = tokio::spawn(herald_api::serve(listener, herald_api::router(state), wait(stopped.clone())));
-    let engine = tokio::spawn(herald_delivery::run(deps, DeliveryConfig::standard(), wait(stopped)));
+    let api = tokio::spawn(herald_api::serve(
+        listener,
+        herald_api::router(state),
+        wait(stopped.clone()),
+    ));
+    let engine = tokio::spawn(herald_delivery::run(
+        deps,
+        DeliveryConfig::standard(),
+        wait(stopped),
+    ));
     tokio::signal::ctrl_c().await?;
     stop.send(true)?;
     api.await??;

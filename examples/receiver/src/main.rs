@@ -19,8 +19,16 @@ use axum::routing::post;
 use herald_signing::{verify_standard, Secret, DEFAULT_TOLERANCE_SECS};
 
 async fn receive(State(secret): State<Secret>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or("");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or(0);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or(0);
     let verified = verify_standard(
         std::slice::from_ref(&secret),
         header("webhook-id"),
@@ -32,7 +40,12 @@ async fn receive(State(secret): State<Secret>, headers: HeaderMap, body: Bytes) 
     );
     match verified {
         Ok(()) => {
-            println!("{} {} {}", header("x-supapitch-event"), header("webhook-id"), String::from_utf8_lossy(&body));
+            println!(
+                "{} {} {}",
+                header("x-supapitch-event"),
+                header("webhook-id"),
+                String::from_utf8_lossy(&body)
+            );
             StatusCode::OK
         }
         Err(error) => {
@@ -44,10 +57,15 @@ async fn receive(State(secret): State<Secret>, headers: HeaderMap, body: Bytes) 
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret_text = std::env::var("WEBHOOK_SECRET").map_err(|_| "set WEBHOOK_SECRET to the endpoint's whsec_ secret")?;
+    let secret_text = std::env::var("WEBHOOK_SECRET")
+        .map_err(|_| "set WEBHOOK_SECRET to the endpoint's whsec_ secret")?;
     let secret = Secret::parse(&secret_text)?;
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9999".to_owned());
-    let app = axum::Router::new().route("/webhooks", post(receive)).with_state(secret);
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9999".to_owned());
+    let app = axum::Router::new()
+        .route("/webhooks", post(receive))
+        .with_state(secret);
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("listening on http://{address}/webhooks");
     axum::serve(listener, app).await?;

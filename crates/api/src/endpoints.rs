@@ -70,8 +70,7 @@ async fn check_event_types(
             }
             let known = custom_names.iter().flatten().any(|name| *name == pattern);
             if !known {
-                let message = format!("{pattern} is not in the event-type catalog");
-                return Err(ApiError::invalid(field(), message));
+                return Err(ApiError::unknown_event_type(field(), &pattern));
             }
         }
         if !unique.contains(&pattern) {
@@ -292,8 +291,7 @@ pub(crate) async fn test(
     let event_type = fields.required_string("event_type", 128)?;
     let endpoint = load(&state, &tenant, id).await?;
     let Some(def) = state.event_type(&event_type).await? else {
-        let message = format!("{event_type} is not in the event-type catalog");
-        return Err(ApiError::invalid("event_type", message));
+        return Err(ApiError::unknown_event_type("event_type", &event_type));
     };
     let data = serde_json::to_string(&def.sample)
         .map_err(|_| ApiError::Internal("serialize sample payload"))?;

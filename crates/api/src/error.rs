@@ -85,6 +85,11 @@ impl ApiError {
         }])
     }
 
+    /// A 422 naming `field`: `name` is not an event type of the catalog.
+    pub(crate) fn unknown_event_type(field: impl Into<String>, name: &str) -> Self {
+        ApiError::invalid(field, format!("{name} is not in the event-type catalog"))
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {

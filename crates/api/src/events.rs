@@ -105,10 +105,7 @@ pub(crate) async fn prepare(
 ) -> Result<(Event, Vec<Delivery>), ApiError> {
     let event_type = fields.required_string("type", 128)?;
     let Some(def) = state.event_type(&event_type).await? else {
-        return Err(ApiError::invalid(
-            "type",
-            format!("{event_type} is not in the event-type catalog"),
-        ));
+        return Err(ApiError::unknown_event_type("type", &event_type));
     };
     let data = fields
         .raw("data")

@@ -142,11 +142,7 @@ impl ApiState {
         if let Some(def) = self.inner.builtins.iter().find(|def| def.name == name) {
             return Ok(Some(Arc::clone(def)));
         }
-        let custom = self.store().list_event_types().await?;
-        Ok(custom
-            .into_iter()
-            .find(|def| def.name == name)
-            .map(Arc::new))
+        Ok(self.store().find_event_type(name).await?)
     }
 }
 

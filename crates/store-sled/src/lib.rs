@@ -17,17 +17,19 @@ mod keys;
 mod lists;
 mod queue;
 mod store;
+mod wal;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use herald_event::{Endpoint, TenantId, Timestamp};
+use herald_event::{Endpoint, EventTypeDef, TenantId, Timestamp};
 use herald_store::{StoreError, StoreErrorKind};
 
 use crate::codec::unavailable;
 use crate::flush::GroupCommit;
+use crate::wal::{Puts, Wal};
 
 /// Where and how to open the database.
 #[derive(Debug, Clone)]
@@ -59,6 +61,9 @@ impl SledConfig {
     }
 }
 
+/// Operator event types by name.
+type EventTypes = HashMap<String, Arc<EventTypeDef>>;
+
 /// The sled-backed store. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct SledStore {
@@ -67,20 +72,27 @@ pub struct SledStore {
     /// Held only around in-memory sled calls, never across an `.await`.
     write_lock: Mutex<()>,
     commit: GroupCommit,
+    /// Durability of accepted events (see the `wal` module).
+    wal: Wal,
     /// Every endpoint per tenant, for fan-out at ingest; dropped on any endpoint change.
     endpoint_cache: Mutex<HashMap<TenantId, Arc<Vec<Endpoint>>>>,
+    /// Operator event types by name, loaded on first use; dropped when one is written.
+    event_types: Mutex<Option<EventTypes>>,
 }
 
 impl SledStore {
     /// Opens (or creates) the database and releases the leases of a previous run as of `now`.
     pub fn open(config: &SledConfig, now: Timestamp) -> Result<Self, StoreError> {
         let db = open_db(config)?;
+        let wal = Wal::open(&config.path.join(WAL_DIR), db.clone())?;
         let commit = GroupCommit::start(db.clone())?;
         let store = SledStore {
             db,
             write_lock: Mutex::new(()),
             commit,
+            wal,
             endpoint_cache: Mutex::new(HashMap::new()),
+            event_types: Mutex::new(None),
         };
         let released = store.release_leases(now)?;
         if released > 0 {
@@ -113,6 +125,38 @@ impl SledStore {
             .map_err(unavailable("apply batch"))
     }
 
+    fn apply_puts(&self, puts: &Puts) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        puts.add_to(&mut batch);
+        self.apply(batch)
+    }
+
+    /// Writes `ops` one by one, in order: see [`Ops`].
+    fn write_in_order(&self, ops: Ops) -> Result<(), StoreError> {
+        for (key, value) in ops.0 {
+            match value {
+                Some(value) => self.db.insert(key, value).map(drop),
+                None => self.db.remove(key).map(drop),
+            }
+            .map_err(unavailable("write"))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a new event's pairs key by key with the guard (the event record) last,
+    /// so that whenever the event is on disk, everything it brought is too (sled
+    /// recovers a prefix of its log), and a claim, which takes the write lock, never
+    /// sees its deliveries without it. The write-ahead log covers the rest.
+    fn write_event(&self, puts: &Puts) -> Result<(), StoreError> {
+        let pairs = puts.pairs();
+        for (key, value) in pairs.iter().skip(1).chain(pairs.first()) {
+            self.db
+                .insert(key.as_slice(), value.as_slice())
+                .map_err(unavailable("write event"))?;
+        }
+        Ok(())
+    }
+
     fn forget_endpoints(&self, tenant: &TenantId) {
         let mut cache = self
             .endpoint_cache
@@ -121,6 +165,33 @@ impl SledStore {
         cache.remove(tenant);
     }
 }
+
+/// Writes applied key by key, in order, instead of as one sled batch.
+///
+/// sled 0.34 rolls its I/O buffer twice for every `apply_batch` (`PageCache::pin_log`),
+/// so each batch is a disk write handed to its thread pool; a single insert only
+/// reserves room in the current buffer. At thousands of deliveries per second the
+/// batches, not the disk, were the cost (docs/performance.md). So the hot paths
+/// (claim, record) write key by key, ordered so that any prefix a crash leaves is
+/// safe: a new queue entry is written before the old one is removed (a stale extra
+/// entry is recognised and dropped by the claim; a missing one would lose the
+/// delivery), and the delivery record changes before its lease marker goes.
+#[derive(Debug, Default)]
+pub(crate) struct Ops(Vec<(Vec<u8>, Option<Vec<u8>>)>);
+
+impl Ops {
+    pub(crate) fn put(&mut self, key: Vec<u8>, value: impl Into<Vec<u8>>) {
+        self.0.push((key, Some(value.into())));
+    }
+
+    pub(crate) fn remove(&mut self, key: Vec<u8>) {
+        self.0.push((key, None));
+    }
+}
+
+/// The write-ahead log's directory, inside sled's (sled ignores what it did not make,
+/// and a temporary database removes it with its own files).
+const WAL_DIR: &str = "herald-wal";
 
 /// How long `open_db` keeps retrying an open that fails with an I/O error.
 ///

@@ -16,36 +16,34 @@ use herald_store::{Claim, StoreError, StoreErrorKind};
 
 use crate::codec::{self, unavailable};
 use crate::keys;
-use crate::SledStore;
+use crate::wal::Puts;
+use crate::{Ops, SledStore};
 
 impl SledStore {
-    /// Adds a new delivery and its indexes (and its queue entry, if pending) to `batch`.
-    pub(crate) fn add_delivery(
-        batch: &mut sled::Batch,
-        delivery: &Delivery,
-    ) -> Result<(), StoreError> {
+    /// Adds a new delivery and its indexes (and its queue entry, if pending) to `puts`.
+    pub(crate) fn add_delivery(puts: &mut Puts, delivery: &Delivery) -> Result<(), StoreError> {
         let tenant = delivery.tenant.as_str().as_bytes();
         let id = delivery.id.as_str().as_bytes();
-        batch.insert(keys::key(b'd', &[id]), codec::encode(delivery)?);
-        batch.insert(keys::key(b'D', &[tenant, id]), &[]);
+        puts.put(keys::key(b'd', &[id]), codec::encode(delivery)?);
+        puts.put(keys::key(b'D', &[tenant, id]), []);
         let event = delivery.event_id.as_str().as_bytes();
-        batch.insert(keys::key(b'E', &[tenant, event, id]), &[]);
+        puts.put(keys::key(b'E', &[tenant, event, id]), []);
         let endpoint = delivery.endpoint_id.as_str().as_bytes();
-        batch.insert(keys::key(b'P', &[tenant, endpoint, id]), &[]);
+        puts.put(keys::key(b'P', &[tenant, endpoint, id]), []);
         if let (DeliveryStatus::Pending, Some(due)) = (delivery.status, delivery.next_attempt_at) {
-            batch.insert(keys::due(due.as_millis(), delivery.id.as_str()), &[]);
+            puts.put(keys::due(due.as_millis(), delivery.id.as_str()), []);
         }
         Ok(())
     }
 
-    /// Adds an attempt and its per-delivery index to `batch`.
-    fn add_attempt(batch: &mut sled::Batch, attempt: &Attempt) -> Result<(), StoreError> {
+    /// Adds an attempt and its per-delivery index to `ops`.
+    fn add_attempt(ops: &mut Ops, attempt: &Attempt) -> Result<(), StoreError> {
         let tenant = attempt.tenant.as_str().as_bytes();
         let id = attempt.id.as_str().as_bytes();
-        batch.insert(keys::key(b'a', &[tenant, id]), codec::encode(attempt)?);
+        ops.put(keys::key(b'a', &[tenant, id]), codec::encode(attempt)?);
         let number = attempt.attempt.to_be_bytes();
         let delivery = attempt.delivery_id.as_str().as_bytes();
-        batch.insert(keys::key(b'A', &[delivery, &number]), id);
+        ops.put(keys::key(b'A', &[delivery, &number]), id);
         Ok(())
     }
 
@@ -74,24 +72,31 @@ impl SledStore {
         let _guard = self.lock();
         let lease_until = now.plus(lease);
         let end = keys::due(now.as_millis().saturating_add(1), "");
-        let mut batch = sled::Batch::default();
+        let mut ops = Ops::default();
         let mut claims = Vec::new();
         for entry in self.db.range(b"q/".to_vec()..end) {
             if claims.len() >= max {
                 break;
             }
             let (key, _) = entry.map_err(unavailable("scan due queue"))?;
-            let Some((_, delivery_id)) = keys::parse_due(&key) else {
+            let Some((queued_at, delivery_id)) = keys::parse_due(&key) else {
                 return Err(StoreError::new(
                     StoreErrorKind::Corrupt,
                     "malformed due key",
                 ));
             };
-            batch.remove(key.clone());
             let Some(mut delivery) = self.load_delivery(delivery_id)? else {
+                ops.remove(key.to_vec());
                 continue;
             };
-            if delivery.status != DeliveryStatus::Pending {
+            // An entry is live only if it is where the record says the delivery is
+            // queued; anything else is left over from a write a crash cut short (see
+            // `Ops`) or from a settled delivery, and is dropped.
+            let expected = delivery.lease_until.or(delivery.next_attempt_at);
+            if delivery.status != DeliveryStatus::Pending
+                || expected.map(Timestamp::as_millis) != Some(queued_at)
+            {
+                ops.remove(key.to_vec());
                 continue;
             }
             let event_key = keys::key(
@@ -103,6 +108,7 @@ impl SledStore {
             );
             let Some(event) = self.get_record::<Event>(&event_key)? else {
                 tracing::error!(delivery = %delivery.id, "delivery without its event; dropped from queue");
+                ops.remove(key.to_vec());
                 continue;
             };
             let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
@@ -114,24 +120,24 @@ impl SledStore {
                     .as_ref()
                     .map(|endpoint| endpoint.url.clone())
                     .unwrap_or_default();
-                Self::add_attempt(&mut batch, &interrupted_attempt(&delivery, url, now))?;
+                Self::add_attempt(&mut ops, &interrupted_attempt(&delivery, url, now))?;
             }
             delivery.lease_until = Some(lease_until);
             delivery.updated_at = now;
             let id = delivery.id.as_str().as_bytes();
-            batch.insert(
-                keys::due(lease_until.as_millis(), delivery.id.as_str()),
-                &[],
-            );
-            batch.insert(keys::key(b'l', &[id]), &[]);
-            batch.insert(keys::key(b'd', &[id]), codec::encode(&delivery)?);
+            // New queue entry first, old one last (see `Ops`); the lease expiry is
+            // after `now`, so the two keys differ.
+            ops.put(keys::due(lease_until.as_millis(), delivery.id.as_str()), []);
+            ops.put(keys::key(b'l', &[id]), []);
+            ops.put(keys::key(b'd', &[id]), codec::encode(&delivery)?);
+            ops.remove(key.to_vec());
             claims.push(Claim {
                 delivery,
                 event,
                 endpoint,
             });
         }
-        self.apply(batch)?;
+        self.write_in_order(ops)?;
         Ok(claims)
     }
 
@@ -162,9 +168,10 @@ impl SledStore {
                 "delivery was claimed again",
             ));
         }
-        let mut batch = sled::Batch::default();
-        batch.remove(keys::due(lease_until.as_millis(), id));
-        batch.remove(keys::key(b'l', &[id.as_bytes()]));
+        let mut ops = Ops::default();
+        if let Some(attempt) = attempt {
+            Self::add_attempt(&mut ops, attempt)?;
+        }
         let mut updated = delivery.clone();
         updated.lease_until = None;
         if stored.status == DeliveryStatus::Cancelled {
@@ -172,14 +179,22 @@ impl SledStore {
             updated.status = DeliveryStatus::Cancelled;
             updated.next_attempt_at = None;
         }
-        if let (DeliveryStatus::Pending, Some(due)) = (updated.status, updated.next_attempt_at) {
-            batch.insert(keys::due(due.as_millis(), id), &[]);
+        let lease_key = keys::due(lease_until.as_millis(), id);
+        let next_key = match (updated.status, updated.next_attempt_at) {
+            (DeliveryStatus::Pending, Some(due)) => Some(keys::due(due.as_millis(), id)),
+            _ => None,
+        };
+        // Order (see `Ops`): attempt, new queue entry, record, then the lease's marker
+        // and queue entry.
+        if let Some(next_key) = &next_key {
+            ops.put(next_key.clone(), []);
         }
-        batch.insert(keys::key(b'd', &[id.as_bytes()]), codec::encode(&updated)?);
-        if let Some(attempt) = attempt {
-            Self::add_attempt(&mut batch, attempt)?;
+        ops.put(keys::key(b'd', &[id.as_bytes()]), codec::encode(&updated)?);
+        ops.remove(keys::key(b'l', &[id.as_bytes()]));
+        if next_key.as_ref() != Some(&lease_key) {
+            ops.remove(lease_key);
         }
-        self.apply(batch)
+        self.write_in_order(ops)
     }
 
     /// Makes every lease of a previous run expire at `now` (single-process store).

@@ -3,7 +3,7 @@
 //! Durable writes apply one atomic batch and then wait for group commit
 //! (`GroupCommit::durable`); queue operations live in the `queue` module.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use herald_store::{
 };
 
 use crate::codec::{self, unavailable};
+use crate::wal::Puts;
 use crate::{keys, SledStore};
 
 fn id_after<'k>(key: &'k [u8], prefix: &[u8]) -> Result<&'k str, StoreError> {
@@ -25,6 +26,27 @@ fn id_after<'k>(key: &'k [u8], prefix: &[u8]) -> Result<&'k str, StoreError> {
 }
 
 impl SledStore {
+    /// The pairs of a new event: the record (first, the log record's guard), its list
+    /// index, and its deliveries.
+    fn event_puts(
+        event_key: Vec<u8>,
+        event: &Event,
+        deliveries: &[Delivery],
+    ) -> Result<Puts, StoreError> {
+        let mut puts = Puts::default();
+        puts.put(event_key, codec::encode(event)?);
+        let index = keys::event_index(
+            event.tenant.as_str(),
+            event.received_at.as_millis(),
+            event.id.as_str(),
+        );
+        puts.put(index, []);
+        for delivery in deliveries {
+            Self::add_delivery(&mut puts, delivery)?;
+        }
+        Ok(puts)
+    }
+
     fn delivery_matches(delivery: &Delivery, tenant: &TenantId, filter: &DeliveryFilter) -> bool {
         &delivery.tenant == tenant
             && filter
@@ -219,6 +241,10 @@ impl Store for SledStore {
         self.db
             .insert(keys::key(b'y', &[def.name.as_bytes()]), json)
             .map_err(unavailable("write event type"))?;
+        *self
+            .event_types
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
         self.commit.durable().await
     }
 
@@ -232,6 +258,30 @@ impl Store for SledStore {
             out.push(def);
         }
         Ok(out)
+    }
+
+    async fn find_event_type(&self, name: &str) -> Result<Option<Arc<EventTypeDef>>, StoreError> {
+        // Same discipline as the endpoint cache: the lock is held across the load, and a
+        // writer changes the tree before dropping the cache under this lock.
+        let mut cache = self
+            .event_types
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.is_none() {
+            let mut types = HashMap::new();
+            for entry in self.db.scan_prefix(b"y/") {
+                let (_, json) = entry.map_err(unavailable("scan event types"))?;
+                let def: EventTypeDef = serde_json::from_slice(&json).map_err(|error| {
+                    StoreError::with_source(StoreErrorKind::Corrupt, "decode event type", error)
+                })?;
+                types.insert(def.name.clone(), Arc::new(def));
+            }
+            *cache = Some(types);
+        }
+        Ok(cache
+            .as_ref()
+            .and_then(|types| types.get(name))
+            .map(Arc::clone))
     }
 
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
@@ -313,35 +363,29 @@ impl Store for SledStore {
     ) -> Result<InsertOutcome, StoreError> {
         let tenant = event.tenant.as_str().as_bytes();
         let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
-        let outcome = {
+        let (outcome, ticket) = {
             let _guard = self.lock();
             if let Some(existing) = self.get_record::<Event>(&event_key)? {
                 let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
                 let deliveries = self.db.scan_prefix(prefix).count();
-                InsertOutcome::Duplicate {
+                // A duplicate is answered as accepted, so it must not be answered before
+                // its original (maybe a concurrent request) is on disk: an empty barrier
+                // completes after every record submitted before it.
+                let ticket = self.wal.submit(Vec::new())?;
+                let outcome = InsertOutcome::Duplicate {
                     event: existing,
                     deliveries,
-                }
+                };
+                (outcome, ticket)
             } else {
-                let mut batch = sled::Batch::default();
-                batch.insert(event_key, codec::encode(event)?);
-                let index = keys::event_index(
-                    event.tenant.as_str(),
-                    event.received_at.as_millis(),
-                    event.id.as_str(),
-                );
-                batch.insert(index, &[]);
-                for delivery in deliveries {
-                    Self::add_delivery(&mut batch, delivery)?;
-                }
-                self.apply(batch)?;
-                InsertOutcome::Inserted
+                let puts = Self::event_puts(event_key, event, deliveries)?;
+                let mut framed = Vec::new();
+                puts.frame_into(&mut framed);
+                self.write_event(&puts)?;
+                (InsertOutcome::Inserted, self.wal.submit(framed)?)
             }
         };
-        // A duplicate waits too: its original may come from a concurrent request still
-        // waiting for its flush, and a duplicate is answered as accepted, so it must not
-        // be answered before the original is on disk. It just joins the next group flush.
-        self.commit.durable().await?;
+        self.wal.durable(ticket).await?;
         Ok(outcome)
     }
 
@@ -350,9 +394,9 @@ impl Store for SledStore {
         items: &[(Event, Vec<Delivery>)],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(items.len());
-        {
+        let ticket = {
             let _guard = self.lock();
-            let mut batch = sled::Batch::default();
+            let mut framed = Vec::new();
             // Ids written by this batch, so a repeat within it is a duplicate too.
             let mut in_batch: std::collections::HashMap<(&str, &str), usize> =
                 std::collections::HashMap::new();
@@ -378,21 +422,17 @@ impl Store for SledStore {
                     continue;
                 }
                 in_batch.insert(batch_key, outcomes.len());
-                batch.insert(event_key, codec::encode(event)?);
-                let index = keys::event_index(
-                    event.tenant.as_str(),
-                    event.received_at.as_millis(),
-                    event.id.as_str(),
-                );
-                batch.insert(index, &[]);
-                for delivery in deliveries {
-                    Self::add_delivery(&mut batch, delivery)?;
-                }
+                // One log record per event, each guarded by its own event key, all
+                // made durable by one write and one sync.
+                let puts = Self::event_puts(event_key, event, deliveries)?;
+                puts.frame_into(&mut framed);
+                self.write_event(&puts)?;
                 outcomes.push(InsertOutcome::Inserted);
             }
-            self.apply(batch)?;
-        }
-        self.commit.durable().await?;
+            // Empty when every item was a duplicate: then it is a barrier (see above).
+            self.wal.submit(framed)?
+        };
+        self.wal.durable(ticket).await?;
         Ok(outcomes)
     }
 
@@ -439,11 +479,11 @@ impl Store for SledStore {
     }
 
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut puts = Puts::default();
         for delivery in deliveries {
-            Self::add_delivery(&mut batch, delivery)?;
+            Self::add_delivery(&mut puts, delivery)?;
         }
-        self.apply(batch)?;
+        self.apply_puts(&puts)?;
         self.commit.durable().await
     }
 

@@ -138,6 +138,12 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
     async fn put_event_type(&self, def: &EventTypeDef) -> Result<(), StoreError>;
     /// Lists operator-defined event types (the built-in catalog is not stored).
     async fn list_event_types(&self) -> Result<Vec<EventTypeDef>, StoreError>;
+    /// Finds one operator-defined event type; ingest asks this for every event, so
+    /// backends that can should answer from memory.
+    async fn find_event_type(&self, name: &str) -> Result<Option<Arc<EventTypeDef>>, StoreError> {
+        let types = self.list_event_types().await?;
+        Ok(types.into_iter().find(|def| def.name == name).map(Arc::new))
+    }
 
     /// Creates or replaces an endpoint.
     async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;

@@ -16,8 +16,8 @@
 //! | `e/{tenant}\0{endpoint}` | endpoint |
 //! | `v/{tenant}\0{event}` | event; `V/{tenant}\0{received_ms}{event}` list index |
 //! | `d/{delivery}` | delivery; `D/{tenant}\0{delivery}`, `E/{tenant}\0{event}\0{delivery}`, `P/{tenant}\0{endpoint}\0{delivery}` |
-//! | `q/{due_ms}{delivery}` | due queue: next attempt, or lease expiry while leased |
-//! | `l/{delivery}` | leased deliveries (released at start-up) |
+//! | `q/{due_ms}{delivery}` | due queue: next attempt of a pending delivery not leased |
+//! | `r/{lease_ms}{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up) |
 //! | `a/{tenant}\0{attempt}` | attempt; `A/{delivery}\0{attempt_no}` -> attempt id |
 
 /// Builds a key from a tag and parts separated by NUL.
@@ -44,16 +44,31 @@ pub(crate) fn prefix(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// The due queue's prefix.
+pub(crate) const DUE: &[u8; 2] = b"q/";
+/// The lease queue's prefix.
+pub(crate) const LEASED: &[u8; 2] = b"r/";
+
 /// A due-queue key: time then delivery id.
 pub(crate) fn due(time_ms: u64, delivery: &str) -> Vec<u8> {
+    queue_key(DUE, time_ms, delivery)
+}
+
+/// A lease-queue key: lease expiry then delivery id.
+pub(crate) fn leased(time_ms: u64, delivery: &str) -> Vec<u8> {
+    queue_key(LEASED, time_ms, delivery)
+}
+
+/// A key of the queue `prefix`: time then delivery id.
+pub(crate) fn queue_key(prefix: &[u8; 2], time_ms: u64, delivery: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + delivery.len());
-    out.extend_from_slice(b"q/");
+    out.extend_from_slice(prefix);
     out.extend_from_slice(&time_ms.to_be_bytes());
     out.extend_from_slice(delivery.as_bytes());
     out
 }
 
-/// Splits a due-queue key into its time and delivery id.
+/// Splits a queue key (due or lease) into its time and delivery id.
 pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str)> {
     let time: [u8; 8] = key.get(2..10)?.try_into().ok()?;
     let delivery = std::str::from_utf8(key.get(10..)?).ok()?;
@@ -106,6 +121,9 @@ mod tests {
         assert_eq!(prefix(b'e', &[b"acme"]), b"e/acme\0".to_vec());
         let due_key = due(0x0102, "dlv_x");
         assert_eq!(parse_due(&due_key), Some((0x0102, "dlv_x")));
+        let lease_key = leased(0x0102, "dlv_x");
+        assert_eq!(&lease_key[..2], b"r/");
+        assert_eq!(parse_due(&lease_key), Some((0x0102, "dlv_x")));
         let pre = prefix(b'D', &[b"acme"]);
         let full = key(b'D', &[b"acme", b"dlv_9"]);
         let cursor = cursor_of(&full, &pre);

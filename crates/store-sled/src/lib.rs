@@ -157,6 +157,32 @@ impl SledStore {
         Ok(())
     }
 
+    /// Every endpoint of a tenant, from the cache or loaded into it.
+    fn endpoints_of(&self, tenant: &TenantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        // The cache lock is held across the scan. Writers change the tree first and then
+        // take this lock to forget the tenant, so a list read here is either current or
+        // forgotten right after it is cached; reading outside the lock could cache a
+        // list from before a change that had already been forgotten, for good.
+        let mut cache = self
+            .endpoint_cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(endpoints) = cache.get(tenant) {
+            return Ok(Arc::clone(endpoints));
+        }
+        let mut endpoints = Vec::new();
+        for entry in self
+            .db
+            .scan_prefix(keys::prefix(b'e', &[tenant.as_str().as_bytes()]))
+        {
+            let (_, value) = entry.map_err(unavailable("scan endpoints"))?;
+            endpoints.push(codec::decode(&value)?);
+        }
+        let endpoints = Arc::new(endpoints);
+        cache.insert(tenant.clone(), Arc::clone(&endpoints));
+        Ok(endpoints)
+    }
+
     fn forget_endpoints(&self, tenant: &TenantId) {
         let mut cache = self
             .endpoint_cache

@@ -1,10 +1,16 @@
 //! Deliveries: insertion with their indexes, the due queue, leases, recording.
 //!
-//! The due queue `q/{time}{delivery}` holds, for every pending delivery, the time it
-//! next needs a worker: its next attempt, or while leased its lease expiry. Claiming
-//! moves the key to the lease expiry; recording moves it to the next attempt (or
-//! removes it). So an expired lease is found by the same ordered scan as a due retry,
-//! and nothing ever scans the deliveries themselves.
+//! Every pending delivery has exactly one live queue entry: `q/{next attempt}{id}` in
+//! the due queue while it waits, `r/{lease expiry}{id}` in the lease queue while a
+//! worker holds it. Claiming moves the entry from `q/` (or an expired `r/`) to `r/`;
+//! recording moves it back to `q/` (a retry) or removes it. Both queues are read in
+//! time order from their start, so due retries and expired leases are found without
+//! scanning deliveries, and the start-up release reads only `r/`, which holds at most
+//! what was in flight.
+//!
+//! An entry is live only if the delivery record agrees with it (pending, and queued at
+//! that time in that queue); anything else is left over from a write a crash cut
+//! short (see `Ops`) and is dropped when met.
 
 use std::time::Duration;
 
@@ -71,74 +77,108 @@ impl SledStore {
     ) -> Result<Vec<Claim>, StoreError> {
         let _guard = self.lock();
         let lease_until = now.plus(lease);
-        let end = keys::due(now.as_millis().saturating_add(1), "");
+        let end_ms = now.as_millis().saturating_add(1);
+        let mut due = self
+            .db
+            .range(keys::DUE.to_vec()..keys::due(end_ms, ""))
+            .peekable();
+        let mut expired = self
+            .db
+            .range(keys::LEASED.to_vec()..keys::leased(end_ms, ""))
+            .peekable();
         let mut ops = Ops::default();
         let mut claims = Vec::new();
-        for entry in self.db.range(b"q/".to_vec()..end) {
-            if claims.len() >= max {
-                break;
-            }
-            let (key, _) = entry.map_err(unavailable("scan due queue"))?;
-            let Some((queued_at, delivery_id)) = keys::parse_due(&key) else {
-                return Err(StoreError::new(
-                    StoreErrorKind::Corrupt,
-                    "malformed due key",
-                ));
+        while claims.len() < max {
+            // Oldest first across both queues.
+            let take_due = match (due.peek(), expired.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(Ok((due_key, _))), Some(Ok((lease_key, _)))) => {
+                    due_key[2..] <= lease_key[2..]
+                }
+                (Some(Err(_)), _) => true,
+                (_, Some(Err(_))) => false,
             };
-            let Some(mut delivery) = self.load_delivery(delivery_id)? else {
-                ops.remove(key.to_vec());
-                continue;
-            };
-            // An entry is live only if it is where the record says the delivery is
-            // queued; anything else is left over from a write a crash cut short (see
-            // `Ops`) or from a settled delivery, and is dropped.
-            let expected = delivery.lease_until.or(delivery.next_attempt_at);
-            if delivery.status != DeliveryStatus::Pending
-                || expected.map(Timestamp::as_millis) != Some(queued_at)
-            {
-                ops.remove(key.to_vec());
-                continue;
+            let entry = if take_due { due.next() } else { expired.next() };
+            let Some(entry) = entry else { break };
+            let (key, _) = entry.map_err(unavailable("scan queue"))?;
+            if let Some(claim) = self.claim_entry(&key, take_due, now, lease_until, &mut ops)? {
+                claims.push(claim);
             }
-            let event_key = keys::key(
-                b'v',
-                &[
-                    delivery.tenant.as_str().as_bytes(),
-                    delivery.event_id.as_str().as_bytes(),
-                ],
-            );
-            let Some(event) = self.get_record::<Event>(&event_key)? else {
-                tracing::error!(delivery = %delivery.id, "delivery without its event; dropped from queue");
-                ops.remove(key.to_vec());
-                continue;
-            };
-            let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
-            if delivery.lease_until.is_some() {
-                // The lease ran out (or was released at start-up) without a record:
-                // the worker died mid-attempt. Log it so the gap is visible.
-                delivery.attempts += 1;
-                let url = endpoint
-                    .as_ref()
-                    .map(|endpoint| endpoint.url.clone())
-                    .unwrap_or_default();
-                Self::add_attempt(&mut ops, &interrupted_attempt(&delivery, url, now))?;
-            }
-            delivery.lease_until = Some(lease_until);
-            delivery.updated_at = now;
-            let id = delivery.id.as_str().as_bytes();
-            // New queue entry first, old one last (see `Ops`); the lease expiry is
-            // after `now`, so the two keys differ.
-            ops.put(keys::due(lease_until.as_millis(), delivery.id.as_str()), []);
-            ops.put(keys::key(b'l', &[id]), []);
-            ops.put(keys::key(b'd', &[id]), codec::encode(&delivery)?);
-            ops.remove(key.to_vec());
-            claims.push(Claim {
-                delivery,
-                event,
-                endpoint,
-            });
         }
         self.write_in_order(ops)?;
         Ok(claims)
+    }
+
+    /// Claims the delivery of one queue entry, or drops the entry if it is stale.
+    fn claim_entry(
+        &self,
+        key: &[u8],
+        from_due: bool,
+        now: Timestamp,
+        lease_until: Timestamp,
+        ops: &mut Ops,
+    ) -> Result<Option<Claim>, StoreError> {
+        let Some((queued_at, delivery_id)) = keys::parse_due(key) else {
+            return Err(StoreError::new(
+                StoreErrorKind::Corrupt,
+                "malformed queue key",
+            ));
+        };
+        let Some(mut delivery) = self.load_delivery(delivery_id)? else {
+            ops.remove(key.to_vec());
+            return Ok(None);
+        };
+        let expected = if from_due {
+            delivery
+                .next_attempt_at
+                .filter(|_| delivery.lease_until.is_none())
+        } else {
+            delivery.lease_until
+        };
+        if delivery.status != DeliveryStatus::Pending
+            || expected.map(Timestamp::as_millis) != Some(queued_at)
+        {
+            ops.remove(key.to_vec());
+            return Ok(None);
+        }
+        let event_key = keys::key(
+            b'v',
+            &[
+                delivery.tenant.as_str().as_bytes(),
+                delivery.event_id.as_str().as_bytes(),
+            ],
+        );
+        let Some(event) = self.get_record::<Event>(&event_key)? else {
+            tracing::error!(delivery = %delivery.id, "delivery without its event; dropped from queue");
+            ops.remove(key.to_vec());
+            return Ok(None);
+        };
+        let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
+        if !from_due {
+            // The lease ran out (or was released at start-up) without a record: the
+            // worker died mid-attempt. Log it so the gap is visible.
+            delivery.attempts += 1;
+            let url = endpoint
+                .as_ref()
+                .map(|endpoint| endpoint.url.clone())
+                .unwrap_or_default();
+            Self::add_attempt(ops, &interrupted_attempt(&delivery, url, now))?;
+        }
+        delivery.lease_until = Some(lease_until);
+        delivery.updated_at = now;
+        let id = delivery.id.as_str();
+        // New entry first, old one last (see `Ops`). The new expiry is after `now` and
+        // the old entry is at or before it, so the keys differ.
+        ops.put(keys::leased(lease_until.as_millis(), id), []);
+        ops.put(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
+        ops.remove(key.to_vec());
+        Ok(Some(Claim {
+            delivery,
+            event,
+            endpoint,
+        }))
     }
 
     /// See `Store::record_attempt`.
@@ -179,21 +219,12 @@ impl SledStore {
             updated.status = DeliveryStatus::Cancelled;
             updated.next_attempt_at = None;
         }
-        let lease_key = keys::due(lease_until.as_millis(), id);
-        let next_key = match (updated.status, updated.next_attempt_at) {
-            (DeliveryStatus::Pending, Some(due)) => Some(keys::due(due.as_millis(), id)),
-            _ => None,
-        };
-        // Order (see `Ops`): attempt, new queue entry, record, then the lease's marker
-        // and queue entry.
-        if let Some(next_key) = &next_key {
-            ops.put(next_key.clone(), []);
+        // Order (see `Ops`): attempt, new due entry, record, then the lease entry.
+        if let (DeliveryStatus::Pending, Some(due)) = (updated.status, updated.next_attempt_at) {
+            ops.put(keys::due(due.as_millis(), id), []);
         }
         ops.put(keys::key(b'd', &[id.as_bytes()]), codec::encode(&updated)?);
-        ops.remove(keys::key(b'l', &[id.as_bytes()]));
-        if next_key.as_ref() != Some(&lease_key) {
-            ops.remove(lease_key);
-        }
+        ops.remove(keys::leased(lease_until.as_millis(), id));
         self.write_in_order(ops)
     }
 
@@ -202,26 +233,25 @@ impl SledStore {
         let _guard = self.lock();
         let mut batch = sled::Batch::default();
         let mut released = 0;
-        for entry in self.db.scan_prefix(b"l/") {
+        let start = keys::leased(now.as_millis().saturating_add(1), "");
+        let end = keys::leased(u64::MAX, "");
+        for entry in self.db.range(start..end) {
             let (key, _) = entry.map_err(unavailable("scan leases"))?;
-            let id = std::str::from_utf8(&key[2..]).map_err(|error| {
-                StoreError::with_source(StoreErrorKind::Corrupt, "lease key", error)
-            })?;
+            let Some((_, id)) = keys::parse_due(&key) else {
+                return Err(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    "malformed lease key",
+                ));
+            };
+            batch.remove(key.to_vec());
             let Some(mut delivery) = self.load_delivery(id)? else {
-                batch.remove(key);
                 continue;
             };
-            let Some(lease_until) = delivery.lease_until else {
-                batch.remove(key);
-                continue;
-            };
-            if delivery.status != DeliveryStatus::Pending {
-                // Settled or cancelled while leased: nothing to resume.
-                batch.remove(key);
+            if delivery.status != DeliveryStatus::Pending || delivery.lease_until.is_none() {
+                // Settled, cancelled or stale: nothing to resume.
                 continue;
             }
-            batch.remove(keys::due(lease_until.as_millis(), id));
-            batch.insert(keys::due(now.as_millis(), id), &[]);
+            batch.insert(keys::leased(now.as_millis(), id), &[]);
             delivery.lease_until = Some(now);
             batch.insert(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
             released += 1;
@@ -312,15 +342,14 @@ impl SledStore {
             if delivery.status != DeliveryStatus::Pending {
                 continue;
             }
-            // Nothing will ever claim it again, so its queue entry goes (the lease expiry
-            // while leased) and so does its lease marker, which would otherwise make
-            // every start-up re-queue it. A leased delivery keeps `lease_until` in its
-            // record, so the attempt in flight can still be recorded; it stays cancelled.
-            let queued_at = delivery.lease_until.or(delivery.next_attempt_at);
-            if let Some(due) = queued_at {
-                batch.remove(keys::due(due.as_millis(), id));
+            // Nothing will ever claim it again, so its queue entry goes. A leased
+            // delivery keeps `lease_until` in its record, so the attempt in flight can
+            // still be recorded; it stays cancelled.
+            match (delivery.lease_until, delivery.next_attempt_at) {
+                (Some(lease), _) => batch.remove(keys::leased(lease.as_millis(), id)),
+                (None, Some(due)) => batch.remove(keys::due(due.as_millis(), id)),
+                (None, None) => {}
             }
-            batch.remove(keys::key(b'l', &[id.as_bytes()]));
             delivery.status = DeliveryStatus::Cancelled;
             delivery.next_attempt_at = None;
             delivery.updated_at = now;
@@ -331,18 +360,19 @@ impl SledStore {
         Ok(true)
     }
 
-    /// The first key of the due queue.
+    /// The earliest entry of either queue: a due attempt or a lease expiry.
     pub(crate) fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let first = self.db.scan_prefix(b"q/").next();
-        match first {
-            Some(entry) => {
-                let (key, _) = entry.map_err(unavailable("read due queue"))?;
-                let (time, _) = keys::parse_due(&key)
-                    .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "malformed due key"))?;
-                Ok(Some(Timestamp::from_millis(time)))
+        let mut earliest: Option<u64> = None;
+        for prefix in [keys::DUE, keys::LEASED] {
+            if let Some(entry) = self.db.scan_prefix(prefix).next() {
+                let (key, _) = entry.map_err(unavailable("read queue"))?;
+                let (time, _) = keys::parse_due(&key).ok_or_else(|| {
+                    StoreError::new(StoreErrorKind::Corrupt, "malformed queue key")
+                })?;
+                earliest = Some(earliest.map_or(time, |earliest| earliest.min(time)));
             }
-            None => Ok(None),
         }
+        Ok(earliest.map(Timestamp::from_millis))
     }
 }
 

@@ -8,5 +8,6 @@
 
 mod concurrency;
 mod conformance;
+mod crash;
 mod reopen;
 mod support;

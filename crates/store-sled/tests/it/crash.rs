@@ -1,0 +1,189 @@
+//! What a crash can leave on disk, written into the directory with sled itself, and
+//! what the store makes of it at the next open.
+//!
+//! These tests know the key layout of `keys.rs` (the tag letters and the queue keys
+//! `q/`, `r/` with an 8-byte big-endian time before the delivery id); that coupling is
+//! the point: they stand in for a process that died between two writes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use herald_store::{DeliveryFilter, PageRequest, Store};
+
+use crate::support::{at, delivery, endpoint, event, open_at, tenant, T0};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Opens the raw sled database of a closed store (its lock is released a moment
+/// after the store is dropped, so the open is retried briefly).
+fn raw(dir: &Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir) {
+            return db;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the closed store's directory does not open");
+}
+
+fn queue_key(prefix: &[u8], time: u64, id: &str) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(&time.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+#[tokio::test]
+async fn an_accepted_event_sled_never_flushed_is_replayed_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-lost-by-sled", at(2000));
+    let pending = delivery(&sent, &target.id);
+    {
+        let store = open_at(dir.path(), T0);
+        store.create_tenant(&acme).await.unwrap();
+        store.put_endpoint(&target).await.unwrap();
+        store
+            .insert_event(&sent, std::slice::from_ref(&pending))
+            .await
+            .unwrap();
+    }
+    // The crash: sled's own log never got the event's keys (ingest does not wait for
+    // sled), only the write-ahead log did.
+    {
+        let db = raw(dir.path());
+        let mut removed = 0;
+        for tag in [b"v/", b"V/", b"d/", b"D/", b"E/", b"P/", b"q/"] {
+            for key in db.scan_prefix(tag).keys() {
+                db.remove(key.unwrap()).unwrap();
+                removed += 1;
+            }
+        }
+        assert_eq!(
+            removed, 7,
+            "event, its index, the delivery, 3 indexes, 1 queue entry"
+        );
+        db.flush().unwrap();
+    }
+
+    let store = open_at(dir.path(), at(3000));
+    assert_eq!(
+        store.get_event(&acme.id, &sent.id).await.unwrap(),
+        Some(sent.clone())
+    );
+    assert_eq!(
+        store.get_delivery(&acme.id, &pending.id).await.unwrap(),
+        Some(pending.clone())
+    );
+    let listed = store
+        .list_deliveries(
+            &acme.id,
+            &DeliveryFilter::default(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items, vec![pending.clone()]);
+    let claims = store.claim_due(at(3000), 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].delivery.id, pending.id);
+    assert_eq!(claims[0].event, sent);
+}
+
+#[tokio::test]
+async fn replay_does_not_undo_what_happened_after_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-settled", at(2000));
+    let pending = delivery(&sent, &target.id);
+    {
+        let store = open_at(dir.path(), T0);
+        store.create_tenant(&acme).await.unwrap();
+        store.put_endpoint(&target).await.unwrap();
+        store
+            .insert_event(&sent, std::slice::from_ref(&pending))
+            .await
+            .unwrap();
+        let claim = store
+            .claim_due(at(2000), 10, LEASE)
+            .await
+            .unwrap()
+            .remove(0);
+        let mut done = claim.delivery.clone();
+        done.status = herald_event::DeliveryStatus::Succeeded;
+        done.attempts = 1;
+        done.next_attempt_at = None;
+        store.record_attempt(&done, None).await.unwrap();
+    }
+    // The log still holds the event's record (no checkpoint yet); replaying it over
+    // the settled delivery would make it pending again and send it twice.
+    let store = open_at(dir.path(), at(3000));
+    let stored = store
+        .get_delivery(&acme.id, &pending.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, herald_event::DeliveryStatus::Succeeded);
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    assert!(store
+        .claim_due(at(100_000), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn stale_queue_entries_left_by_a_cut_write_are_dropped_not_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-retry", at(2000));
+    let mut retry = delivery(&sent, &target.id);
+    // Waiting for its second attempt at 32 s.
+    retry.attempts = 1;
+    retry.next_attempt_at = Some(at(32_000));
+    {
+        let store = open_at(dir.path(), T0);
+        store.create_tenant(&acme).await.unwrap();
+        store.put_endpoint(&target).await.unwrap();
+        store
+            .insert_event(&sent, std::slice::from_ref(&retry))
+            .await
+            .unwrap();
+    }
+    // A claim or record cut short leaves the old entries beside the live one: a due
+    // entry at 2 s and a lease entry at 3 s that the record no longer agrees with.
+    {
+        let db = raw(dir.path());
+        db.insert(
+            queue_key(b"q/", at(2000).as_millis(), retry.id.as_str()),
+            b"",
+        )
+        .unwrap();
+        db.insert(
+            queue_key(b"r/", at(3000).as_millis(), retry.id.as_str()),
+            b"",
+        )
+        .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_at(dir.path(), at(2500));
+    // Neither stale entry releases or claims it early...
+    assert!(store
+        .claim_due(at(10_000), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at(32_000)));
+    // ...and the live entry still does, once.
+    let claims = store.claim_due(at(32_000), 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].delivery.attempts, 1);
+    assert!(store
+        .claim_due(at(33_000), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -1,19 +1,25 @@
 //! The dispatch loop: claim due deliveries in batches and run them concurrently.
 //!
-//! Concurrency is bounded twice. A global semaphore caps attempts in flight; the loop
-//! claims no more than the free permits, so nothing claimed waits in memory. A
-//! per-endpoint count caps attempts to one endpoint; a claimed delivery whose endpoint
-//! is at its cap is handed back to the store, due again shortly, so one slow endpoint
-//! cannot occupy the global permits (DESIGN section 4, isolation). The per-endpoint
-//! cap also shrinks to a quarter of the permits still free, so even many hanging
-//! endpoints together leave room for a healthy one.
+//! Concurrency is bounded twice. A global semaphore caps attempts in flight; a
+//! per-endpoint count caps attempts to one endpoint, and shrinks to a quarter of the
+//! permits still free, so even many hanging endpoints together leave room for a
+//! healthy one (DESIGN section 4, isolation).
+//!
+//! A claimed delivery whose endpoint is at its cap waits in memory, in that
+//! endpoint's queue, and starts as soon as one of the endpoint's attempts ends: a
+//! backlog drains with one claim and one record per delivery. Waiting is bounded
+//! three ways: claims stop while the waiting ones and the attempts in flight fill the
+//! global bound; an endpoint's queue holds at most four times its cap (more are handed
+//! back to the store, due again shortly); and a delivery waits at most `hold_limit`,
+//! well inside its lease, before it is handed back. An endpoint whose circuit is open
+//! gets its deliveries handed back, due when the circuit lets a probe through.
 //!
 //! The loop sleeps until the earliest due time the store reports, a wake-up from
 //! ingest, a finished attempt, or the poll interval, whichever is first. On shutdown it
-//! stops claiming and waits for attempts in flight, which end within the transport's
-//! total timeout; their records clear their leases.
+//! stops claiming, hands waiting deliveries back, and waits for attempts in flight,
+//! which end within the transport's total timeout; their records clear their leases.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -26,21 +32,61 @@ use tokio::task::JoinSet;
 use crate::attempt::{AttemptResult, JitterSource};
 use crate::{headers::HeaderNames, DeliveryConfig, DeliveryDeps, DeliveryError, Engine};
 
-/// Per-endpoint attempts in flight and health (circuit breaker), for this engine.
+/// Per-endpoint attempts in flight, health (circuit breaker) and waiting claims, for
+/// this engine.
 #[derive(Debug, Default)]
-struct Endpoints(Mutex<HashMap<EndpointId, EndpointState>>);
+struct Endpoints(Mutex<EndpointsInner>);
+
+#[derive(Debug, Default)]
+struct EndpointsInner {
+    map: HashMap<EndpointId, EndpointState>,
+    /// Claims waiting in all the queues.
+    held: usize,
+}
 
 #[derive(Debug, Default)]
 struct EndpointState {
     in_flight: usize,
     health: EndpointHealth,
+    /// Claimed deliveries waiting for a slot, oldest first, with when they were held.
+    queue: VecDeque<(Claim, Timestamp)>,
+}
+
+impl EndpointState {
+    fn idle(&self) -> bool {
+        self.in_flight == 0 && self.health == EndpointHealth::default() && self.queue.is_empty()
+    }
+}
+
+/// Whether an attempt to an endpoint may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Take {
+    /// A slot was taken.
+    Go,
+    /// At its cap (or a probe is in flight): a slot frees when an attempt ends.
+    Busy,
+    /// The circuit is open until then.
+    Closed(Timestamp),
+}
+
+/// What to do with a claim that cannot start now.
+#[derive(Debug)]
+enum Waiting {
+    /// It waits in its endpoint's queue.
+    Held,
+    /// Hand it back to the store, due at this time.
+    Defer(Claim, Timestamp),
 }
 
 impl Endpoints {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, EndpointState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EndpointsInner> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn held(&self) -> usize {
+        self.lock().held
     }
 
     /// Takes a slot if the endpoint's cap and circuit allow an attempt now.
@@ -51,14 +97,11 @@ impl Endpoints {
     /// endpoints that hang cannot take the last permits, and a healthy endpoint is
     /// admitted while any permit is free (DESIGN section 4, isolation).
     fn try_take(
-        &self,
-        endpoint: &EndpointId,
+        state: &mut EndpointState,
         now: Timestamp,
         config: &DeliveryConfig,
         free_permits: usize,
-    ) -> Admission {
-        let mut endpoints = self.lock();
-        let state = endpoints.entry(endpoint.clone()).or_default();
+    ) -> Take {
         // An eighth of the permits is kept for endpoints with nothing in flight: once
         // only the reserve is free, endpoints already sending get no more.
         let reserve = config.max_in_flight / 8;
@@ -67,16 +110,116 @@ impl Endpoints {
         } else {
             1
         };
-        let admission = state.health.admit(
+        let busy_until = now.plus(config.endpoint_busy_delay);
+        match state.health.admit(
             now,
             state.in_flight,
             config.per_endpoint_in_flight.min(fair_share),
             config.endpoint_busy_delay,
-        );
-        if admission == Admission::Go {
-            state.in_flight += 1;
+        ) {
+            Admission::Go => {
+                state.in_flight += 1;
+                Take::Go
+            }
+            Admission::WaitUntil(later) if later > busy_until => Take::Closed(later),
+            Admission::WaitUntil(_) => Take::Busy,
         }
-        admission
+    }
+
+    /// Takes a slot for a fresh claim, or queues it, or says to hand it back.
+    fn admit_or_hold(
+        &self,
+        claim: Claim,
+        now: Timestamp,
+        config: &DeliveryConfig,
+        free_permits: usize,
+    ) -> Result<Claim, Waiting> {
+        let mut inner = self.lock();
+        let held_total = inner.held;
+        let state = inner
+            .map
+            .entry(claim.delivery.endpoint_id.clone())
+            .or_default();
+        // Older claims of this endpoint go first.
+        let take = if state.queue.is_empty() {
+            Self::try_take(state, now, config, free_permits)
+        } else {
+            Take::Busy
+        };
+        match take {
+            Take::Go => Ok(claim),
+            Take::Closed(until) => Err(Waiting::Defer(claim, until)),
+            Take::Busy => {
+                let room = held_total < config.max_in_flight;
+                if room {
+                    state.queue.push_back((claim, now));
+                    inner.held += 1;
+                    Err(Waiting::Held)
+                } else {
+                    Err(Waiting::Defer(claim, now.plus(config.endpoint_busy_delay)))
+                }
+            }
+        }
+    }
+
+    /// Takes waiting claims whose endpoint has a slot now (at most `free_permits`), and
+    /// those to hand back: held too long, or behind an open circuit.
+    fn release_waiting(
+        &self,
+        now: Timestamp,
+        config: &DeliveryConfig,
+        mut free_permits: usize,
+    ) -> (Vec<Claim>, Vec<(Claim, Timestamp)>) {
+        let mut start = Vec::new();
+        let mut defer = Vec::new();
+        let mut inner = self.lock();
+        if inner.held == 0 {
+            return (start, defer);
+        }
+        let mut released = 0;
+        for state in inner.map.values_mut() {
+            while let Some((_, held_at)) = state.queue.front() {
+                if now.since(*held_at) > config.hold_limit {
+                    // Its lease must still outlast a whole attempt: hand it back.
+                    let (claim, _) = state.queue.pop_front().expect("front exists");
+                    defer.push((claim, now));
+                    released += 1;
+                    continue;
+                }
+                if free_permits == 0 {
+                    break;
+                }
+                match Self::try_take(state, now, config, free_permits) {
+                    Take::Go => {
+                        let (claim, _) = state.queue.pop_front().expect("front exists");
+                        start.push(claim);
+                        free_permits -= 1;
+                        released += 1;
+                    }
+                    Take::Busy => break,
+                    Take::Closed(until) => {
+                        released += state.queue.len();
+                        defer.extend(state.queue.drain(..).map(|(claim, _)| (claim, until)));
+                    }
+                }
+            }
+        }
+        inner.held -= released;
+        inner.map.retain(|_, state| !state.idle());
+        (start, defer)
+    }
+
+    /// Every waiting claim (at shutdown).
+    fn drain_waiting(&self) -> Vec<Claim> {
+        let mut inner = self.lock();
+        inner.held = 0;
+        let waiting = inner
+            .map
+            .values_mut()
+            .flat_map(|state| state.queue.drain(..).map(|(claim, _)| claim))
+            .collect();
+        inner.map.retain(|_, state| !state.idle());
+        waiting
     }
 
     /// Gives the slot back and updates health; returns whether the endpoint has failed
@@ -88,8 +231,8 @@ impl Endpoints {
         now: Timestamp,
         policy: &CircuitPolicy,
     ) -> bool {
-        let mut endpoints = self.lock();
-        let Some(state) = endpoints.get_mut(endpoint) else {
+        let mut inner = self.lock();
+        let Some(state) = inner.map.get_mut(endpoint) else {
             return false;
         };
         state.in_flight = state.in_flight.saturating_sub(1);
@@ -100,8 +243,8 @@ impl Endpoints {
         }
         let disable = state.health.should_disable(now, policy);
         // Forget healthy idle endpoints so the map does not grow without bound.
-        if state.in_flight == 0 && state.health == EndpointHealth::default() {
-            endpoints.remove(endpoint);
+        if state.idle() {
+            inner.map.remove(endpoint);
         }
         disable
     }
@@ -118,6 +261,11 @@ pub async fn run(
             "concurrency bounds and claim batch must be at least 1",
         ));
     }
+    if config.hold_limit >= config.lease {
+        return Err(DeliveryError::Config(
+            "hold_limit must be shorter than the lease",
+        ));
+    }
     let header_names = HeaderNames::new(&config.header_prefix, &config.user_agent)
         .map_err(DeliveryError::Config)?;
     let engine = Arc::new(Engine {
@@ -132,15 +280,46 @@ pub async fn run(
     let slots = Arc::new(Endpoints::default());
     let finished = Arc::new(Notify::new());
     let mut tasks = JoinSet::new();
+    // When the last claim batch was mostly handed back, and how many claims were
+    // waiting then.
+    let mut churned: Option<(Timestamp, usize)> = None;
     tokio::pin!(shutdown);
 
     loop {
         while tasks.try_join_next().is_some() {}
-        let free = permits.available_permits().min(engine.config.claim_batch);
         let now = engine.clock.now();
+        // Waiting claims first: they are older than anything a claim would bring.
+        let (ready, back) = slots.release_waiting(now, &engine.config, permits.available_permits());
+        for claim in ready {
+            spawn_attempt(&engine, &permits, &slots, &finished, &mut tasks, claim);
+        }
+        for (claim, due) in back {
+            defer(&engine, claim, due).await;
+        }
+        // Claim what can start or wait: the free permits plus the room left for
+        // waiting claims (`max_in_flight` of them). After a batch that was mostly
+        // handed back (its deliveries were for endpoints that cannot take more), claim
+        // again only once half the waiting claims have started, so a backlog for busy
+        // endpoints is not claimed and handed back over and over; or, if none of them
+        // could start for `endpoint_busy_delay` (endpoints that hang), claim a whole
+        // batch anyway: handing back moves those deliveries behind the others due, so
+        // the claims reach the other endpoints' deliveries.
+        let held = slots.held();
+        let max_held = engine.config.max_in_flight;
+        let capacity = permits.available_permits() + max_held.saturating_sub(held);
+        let stuck = churned.is_some_and(|(at, held_then)| {
+            now.since(at) >= engine.config.endpoint_busy_delay && held >= held_then
+        });
+        let room = if stuck {
+            engine.config.claim_batch
+        } else {
+            capacity.min(engine.config.claim_batch)
+        };
+        let settled = churned.is_none() || held <= max_held / 2 || stuck;
         let mut claimed = 0;
-        if free > 0 {
-            let claims = match engine.store.claim_due(now, free, engine.config.lease).await {
+        let mut deferred = 0;
+        if room > 0 && settled {
+            let claims = match engine.store.claim_due(now, room, engine.config.lease).await {
                 Ok(claims) => claims,
                 Err(error) => {
                     tracing::error!(%error, "claiming due deliveries failed; retrying");
@@ -149,14 +328,32 @@ pub async fn run(
             };
             claimed = claims.len();
             for claim in claims {
-                start_attempt(&engine, &permits, &slots, &finished, &mut tasks, claim).await;
+                let free = permits.available_permits();
+                match slots.admit_or_hold(claim, engine.clock.now(), &engine.config, free) {
+                    Ok(claim) => {
+                        spawn_attempt(&engine, &permits, &slots, &finished, &mut tasks, claim);
+                    }
+                    Err(Waiting::Held) => {}
+                    Err(Waiting::Defer(claim, due)) => {
+                        deferred += 1;
+                        defer(&engine, claim, due).await;
+                    }
+                }
             }
+            churned = (deferred > 0 && deferred * 2 >= claimed).then(|| (now, slots.held()));
         }
-        if free > 0 && claimed == free {
-            // A full batch: more may be due right now.
+        if room > 0 && settled && claimed == room && churned.is_none() {
+            // A full batch that found a place: more may be due right now.
             continue;
         }
-        let wait = if free == 0 {
+        let wait = if !settled || churned.is_some() {
+            engine
+                .config
+                .endpoint_busy_delay
+                .min(engine.config.poll_interval)
+        } else if room == 0 {
+            // Every permit is taken and the waiting room is full: an ending attempt
+            // wakes the loop.
             engine.config.poll_interval
         } else {
             match engine.store.next_due_at().await {
@@ -170,15 +367,25 @@ pub async fn run(
                 }
             }
         };
+        let wait = if slots.held() > 0 {
+            // Held claims must be handed back in time even if nothing ends.
+            wait.min(engine.config.hold_limit)
+        } else {
+            wait
+        };
         tokio::select! {
             _ = &mut shutdown => break,
             _ = deps.work.notified() => {}
-            // A finished attempt may have scheduled a retry earlier than what we saw.
+            // A finished attempt frees a slot, and may have scheduled an earlier retry.
             _ = finished.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
 
+    for claim in slots.drain_waiting() {
+        let now = engine.clock.now();
+        defer(&engine, claim, now).await;
+    }
     let in_flight = tasks.len();
     if in_flight > 0 {
         tracing::info!(in_flight, "shutting down; waiting for attempts in flight");
@@ -187,9 +394,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts one claimed delivery, or hands it back if its endpoint is at its cap or
-/// held back by its circuit breaker.
-async fn start_attempt(
+/// Runs one claim whose endpoint slot is taken, holding a global permit.
+fn spawn_attempt(
     engine: &Arc<Engine>,
     permits: &Arc<Semaphore>,
     slots: &Arc<Endpoints>,
@@ -198,25 +404,8 @@ async fn start_attempt(
     claim: Claim,
 ) {
     let endpoint_id = claim.delivery.endpoint_id.clone();
-    let now = engine.clock.now();
-    let free_permits = permits.available_permits();
-    if let Admission::WaitUntil(later) =
-        slots.try_take(&endpoint_id, now, &engine.config, free_permits)
-    {
-        defer(engine, claim, later).await;
-        return;
-    }
-    // The loop claims no more than the free permits and is the only taker.
-    let Ok(permit) = Arc::clone(permits).try_acquire_owned() else {
-        slots.give_back(
-            &endpoint_id,
-            AttemptResult::NotAttempted,
-            now,
-            &engine.config.circuit,
-        );
-        defer(engine, claim, now.plus(engine.config.endpoint_busy_delay)).await;
-        return;
-    };
+    // The loop starts no more than the free permits and is the only taker.
+    let permit = Arc::clone(permits).try_acquire_owned().ok();
     let engine = Arc::clone(engine);
     let slots = Arc::clone(slots);
     let finished = Arc::clone(finished);

@@ -44,9 +44,12 @@ pub struct DeliveryConfig {
     pub max_in_flight: usize,
     /// Attempts in flight at once to one endpoint; more are deferred, not queued in memory.
     pub per_endpoint_in_flight: usize,
-    /// How long a delivery held back by the per-endpoint limit waits before it is
-    /// claimed again.
+    /// How long a delivery held back by the per-endpoint limit, and not kept waiting in
+    /// memory, waits before it is claimed again.
     pub endpoint_busy_delay: Duration,
+    /// The longest a claimed delivery waits in memory for its endpoint before it is
+    /// handed back to the store. Must leave the rest of the lease for a whole attempt.
+    pub hold_limit: Duration,
     /// When an endpoint that keeps failing is held back, and when it is disabled.
     pub circuit: CircuitPolicy,
     /// The longest the engine sleeps without looking at the store (other processes,
@@ -66,6 +69,7 @@ impl DeliveryConfig {
             max_in_flight: 1024,
             per_endpoint_in_flight: 32,
             endpoint_busy_delay: Duration::from_millis(250),
+            hold_limit: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             circuit: CircuitPolicy::standard(),
         }

@@ -47,7 +47,7 @@ impl SledConfig {
     pub fn at(path: impl Into<PathBuf>) -> Self {
         SledConfig {
             path: path.into(),
-            cache_capacity_bytes: 32 << 20,
+            cache_capacity_bytes: 8 << 20,
             temporary: false,
         }
     }

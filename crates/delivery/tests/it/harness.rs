@@ -91,6 +91,10 @@ impl ScriptedTransport {
                 body_withheld: false,
             });
         }
+        if url.contains("/slow") {
+            // A busy receiver: every answer takes 100 ms.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let mut script = self.script.lock().unwrap();
         let (status, headers, body) = if script.len() > 1 {
             script.pop_front().unwrap()

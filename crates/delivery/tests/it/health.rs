@@ -123,3 +123,51 @@ async fn hanging_endpoints_do_not_delay_a_healthy_one() {
     );
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_backlog_for_a_busy_endpoint_waits_in_memory_and_drains_in_waves() {
+    let harness = start(&[30, 120], vec![ok(200, "ok")]).await;
+    let slow = harness.add_endpoint("ep_slow", "https://slow.example.com/slow");
+    let mut deliveries = Vec::new();
+    for event in 0..320 {
+        deliveries.push(
+            harness
+                .publish_to(&slow, &format!("evt_slow_{event}"), "{}")
+                .await,
+        );
+    }
+    harness
+        .eventually(|| async { harness.sent().len() == 320 })
+        .await;
+    harness.run_for(5).await;
+
+    // 32 at a time (the per-endpoint cap), each answered in 100 ms, and the next wave
+    // starts the moment a slot frees: no claim is handed back and re-claimed later,
+    // which would leave the endpoint idle for `endpoint_busy_delay` (250 ms).
+    let sent = harness.sent();
+    let first = sent[0].at;
+    let mut waves = std::collections::BTreeMap::new();
+    for request in &sent {
+        *waves
+            .entry(request.at.since(first).as_millis())
+            .or_insert(0) += 1;
+    }
+    let expected: std::collections::BTreeMap<u128, i32> =
+        (0..10).map(|wave| (wave * 100, 32)).collect();
+    assert_eq!(waves, expected);
+    assert_eq!(
+        harness
+            .transport
+            .max_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst),
+        32
+    );
+    for delivery in &deliveries {
+        let delivery = harness.delivery(delivery).await;
+        assert_eq!(
+            (delivery.status, delivery.attempts),
+            (DeliveryStatus::Succeeded, 1)
+        );
+    }
+    harness.stop().await;
+}

@@ -69,9 +69,11 @@ enum Take {
     Closed(Timestamp),
 }
 
-/// What to do with a claim that cannot start now.
+/// Where a fresh claim goes.
 #[derive(Debug)]
-enum Waiting {
+enum Placed {
+    /// Its slot is taken: start it.
+    Start(Claim),
     /// It waits in its endpoint's queue.
     Held,
     /// Hand it back to the store, due at this time.
@@ -133,7 +135,7 @@ impl Endpoints {
         now: Timestamp,
         config: &DeliveryConfig,
         free_permits: usize,
-    ) -> Result<Claim, Waiting> {
+    ) -> Placed {
         let mut inner = self.lock();
         let held_total = inner.held;
         let state = inner
@@ -147,16 +149,16 @@ impl Endpoints {
             Take::Busy
         };
         match take {
-            Take::Go => Ok(claim),
-            Take::Closed(until) => Err(Waiting::Defer(claim, until)),
+            Take::Go => Placed::Start(claim),
+            Take::Closed(until) => Placed::Defer(claim, until),
             Take::Busy => {
                 let room = held_total < config.max_in_flight;
                 if room {
                     state.queue.push_back((claim, now));
                     inner.held += 1;
-                    Err(Waiting::Held)
+                    Placed::Held
                 } else {
-                    Err(Waiting::Defer(claim, now.plus(config.endpoint_busy_delay)))
+                    Placed::Defer(claim, now.plus(config.endpoint_busy_delay))
                 }
             }
         }
@@ -330,11 +332,11 @@ pub async fn run(
             for claim in claims {
                 let free = permits.available_permits();
                 match slots.admit_or_hold(claim, engine.clock.now(), &engine.config, free) {
-                    Ok(claim) => {
+                    Placed::Start(claim) => {
                         spawn_attempt(&engine, &permits, &slots, &finished, &mut tasks, claim);
                     }
-                    Err(Waiting::Held) => {}
-                    Err(Waiting::Defer(claim, due)) => {
+                    Placed::Held => {}
+                    Placed::Defer(claim, due) => {
                         deferred += 1;
                         defer(&engine, claim, due).await;
                     }

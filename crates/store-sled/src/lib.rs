@@ -68,9 +68,14 @@ type EventTypes = HashMap<String, Arc<EventTypeDef>>;
 #[derive(Debug)]
 pub struct SledStore {
     db: sled::Db,
-    /// Serialises read-modify-write sequences (claims, records, idempotent inserts).
-    /// Held only around in-memory sled calls, never across an `.await`.
-    write_lock: Mutex<()>,
+    /// Serialises ingest's check-then-write (idempotent inserts, new tenants) and its
+    /// submissions to the write-ahead log. Held only around sled calls, never across an
+    /// `.await`.
+    ingest_lock: Mutex<()>,
+    /// Serialises the read-modify-write sequences of the queues (claims, records,
+    /// releases, cancellations, recoveries), apart from ingest, so a large batch being
+    /// accepted does not stop deliveries.
+    queue_lock: Mutex<()>,
     commit: GroupCommit,
     /// Durability of accepted events (see the `wal` module).
     wal: Wal,
@@ -88,7 +93,8 @@ impl SledStore {
         let commit = GroupCommit::start(db.clone())?;
         let store = SledStore {
             db,
-            write_lock: Mutex::new(()),
+            ingest_lock: Mutex::new(()),
+            queue_lock: Mutex::new(()),
             commit,
             wal,
             endpoint_cache: Mutex::new(HashMap::new()),
@@ -101,10 +107,16 @@ impl SledStore {
         Ok(store)
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        // A poisoned lock only means another thread panicked while holding it; sled's
-        // own state is still consistent because batches are atomic.
-        self.write_lock
+    // A poisoned lock only means another thread panicked while holding it; every
+    // write sequence leaves sled safe at any point (see `Ops`).
+    fn ingest_lock(&self) -> MutexGuard<'_, ()> {
+        self.ingest_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn queue_lock(&self) -> MutexGuard<'_, ()> {
+        self.queue_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -145,8 +157,9 @@ impl SledStore {
 
     /// Writes a new event's pairs key by key with the guard (the event record) last,
     /// so that whenever the event is on disk, everything it brought is too (sled
-    /// recovers a prefix of its log), and a claim, which takes the write lock, never
-    /// sees its deliveries without it. The write-ahead log covers the rest.
+    /// recovers a prefix of its log), and a claim that finds a delivery whose event is
+    /// not there yet knows the write is in progress. The write-ahead log covers the
+    /// rest.
     fn write_event(&self, puts: &Puts) -> Result<(), StoreError> {
         let pairs = puts.pairs();
         for (key, value) in pairs.iter().skip(1).chain(pairs.first()) {

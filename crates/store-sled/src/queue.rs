@@ -75,7 +75,7 @@ impl SledStore {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
-        let _guard = self.lock();
+        let _guard = self.queue_lock();
         let lease_until = now.plus(lease);
         let end_ms = now.as_millis().saturating_add(1);
         let mut due = self
@@ -151,8 +151,9 @@ impl SledStore {
             ],
         );
         let Some(event) = self.get_record::<Event>(&event_key)? else {
-            tracing::error!(delivery = %delivery.id, "delivery without its event; dropped from queue");
-            ops.remove(key.to_vec());
+            // Ingest writes the event record last, under its own lock: this one is
+            // being written right now. Leave the entry for the next claim. (After a
+            // crash, replay of the write-ahead log completes such an event at open.)
             return Ok(None);
         };
         let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
@@ -187,7 +188,7 @@ impl SledStore {
         delivery: &Delivery,
         attempt: Option<&Attempt>,
     ) -> Result<(), StoreError> {
-        let _guard = self.lock();
+        let _guard = self.queue_lock();
         let id = delivery.id.as_str();
         let stored = self
             .load_delivery(id)?
@@ -230,7 +231,7 @@ impl SledStore {
 
     /// Makes every lease of a previous run expire at `now` (single-process store).
     pub(crate) fn release_leases(&self, now: Timestamp) -> Result<usize, StoreError> {
-        let _guard = self.lock();
+        let _guard = self.queue_lock();
         let mut batch = sled::Batch::default();
         let mut released = 0;
         let start = keys::leased(now.as_millis().saturating_add(1), "");
@@ -271,7 +272,7 @@ impl SledStore {
         since: Timestamp,
         now: Timestamp,
     ) -> Result<usize, StoreError> {
-        let _guard = self.lock();
+        let _guard = self.queue_lock();
         let prefix = keys::prefix(
             b'P',
             &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()],
@@ -313,7 +314,7 @@ impl SledStore {
         endpoint: &EndpointId,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let _guard = self.lock();
+        let _guard = self.queue_lock();
         let endpoint_key = keys::key(
             b'e',
             &[tenant.as_str().as_bytes(), endpoint.as_str().as_bytes()],

@@ -155,7 +155,7 @@ impl Store for SledStore {
         {
             // The lock makes check-then-write atomic; the record and its list index go in
             // one batch.
-            let _guard = self.lock();
+            let _guard = self.ingest_lock();
             if self
                 .db
                 .contains_key(&key)
@@ -343,7 +343,7 @@ impl Store for SledStore {
         let tenant = event.tenant.as_str().as_bytes();
         let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
         let (outcome, ticket) = {
-            let _guard = self.lock();
+            let _guard = self.ingest_lock();
             if let Some(existing) = self.get_record::<Event>(&event_key)? {
                 let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
                 let deliveries = self.db.scan_prefix(prefix).count();
@@ -374,7 +374,7 @@ impl Store for SledStore {
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut outcomes = Vec::with_capacity(items.len());
         let ticket = {
-            let _guard = self.lock();
+            let _guard = self.ingest_lock();
             let mut framed = Vec::new();
             // Ids written by this batch, so a repeat within it is a duplicate too.
             let mut in_batch: std::collections::HashMap<(&str, &str), usize> =

@@ -15,7 +15,7 @@
 //! Checkpoint: when the current file passes [`ROTATE_BYTES`], the writer starts a new
 //! file, and a helper thread flushes sled and then deletes the old file. Every record
 //! in the old file was applied to sled before it was submitted (submission happens
-//! under the store's write lock, after the apply), so that flush covers them all.
+//! under the store's ingest lock, after the apply), so that flush covers them all.
 //!
 //! File format: `wal-{seq:020}.log`, a sequence of frames `[len u32 LE][crc32 u32 LE]
 //! [payload]`; a payload is `[count u32]` then `count` times `[klen u32][key][vlen u32]

@@ -1,10 +1,11 @@
 //! `herald-store-sled`: the default, embedded [`Store`](herald_store::Store) backend.
 //!
 //! One sled database in a directory, used by one process (`herald serve` runs API and
-//! delivery together). Writes that must be durable (ingest, replay, recovery, endpoint
-//! and tenant changes) wait for a group-commit flush; attempt records rely on sled's
-//! periodic flush, because losing one only means the delivery is attempted again
-//! (at-least-once). At start-up every lease of the previous run is released, so work a
+//! delivery together). Ingest is durable through Herald's own write-ahead log (`wal`);
+//! other writes that must be durable (replay, recovery, endpoint and tenant changes)
+//! wait for a group-commit sled flush (`flush`); claims and attempt records rely on
+//! sled's periodic flush, because losing one only means the delivery is attempted
+//! again (at-least-once). At start-up every lease of the previous run is released, so work a
 //! crash interrupted resumes at once and is logged as `interrupted`.
 //!
 //! This crate is not a general sled wrapper: it knows Herald's records and indexes
@@ -43,7 +44,7 @@ pub struct SledConfig {
 }
 
 impl SledConfig {
-    /// A persistent database in `path` with a 64 MiB cache.
+    /// A persistent database in `path` with an 8 MiB cache.
     pub fn at(path: impl Into<PathBuf>) -> Self {
         SledConfig {
             path: path.into(),

@@ -175,8 +175,8 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
         event: &Event,
         deliveries: &[Delivery],
     ) -> Result<InsertOutcome, StoreError>;
-    /// Stores several events with their deliveries; a backend may (sled does) write them
-    /// in one atomic batch with one durable flush. Returns one outcome per item, in
+    /// Stores several events with their deliveries, each event atomically with its
+    /// deliveries; a backend may (sled does) make them all durable with one sync. Returns one outcome per item, in
     /// order; an id repeated within `items` is a `Duplicate` of its first occurrence.
     async fn insert_events(
         &self,

@@ -62,6 +62,16 @@ impl SledConfig {
     }
 }
 
+/// Runs `work` with `tokio::task::block_in_place` on a multi-threaded runtime, so
+/// the worker's other tasks move to another thread meanwhile; inline elsewhere (a
+/// current-thread runtime cannot give its only thread away).
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// Operator event types by name.
 type EventTypes = HashMap<String, Arc<EventTypeDef>>;
 

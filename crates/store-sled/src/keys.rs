@@ -15,9 +15,9 @@
 //! | `y/{type}` | operator event type (JSON) |
 //! | `e/{tenant}\0{endpoint}` | endpoint |
 //! | `v/{tenant}\0{event}` | event; `V/{tenant}\0{received_ms}{event}` list index |
-//! | `d/{delivery}` | delivery; `D/{tenant}\0{delivery}`, `E/{tenant}\0{event}\0{delivery}`, `P/{tenant}\0{endpoint}\0{delivery}` |
-//! | `q/{due_ms}{delivery}` | due queue: next attempt of a pending delivery not leased |
-//! | `r/{lease_ms}{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up) |
+//! | `d/{tenant}\0{delivery}` | delivery (newest first per tenant); `E/{tenant}\0{event}\0{delivery}`, `P/{tenant}\0{endpoint}\0{delivery}` |
+//! | `q/{due_ms}{tenant}\0{delivery}` | due queue: next attempt of a pending delivery not leased |
+//! | `r/{lease_ms}{tenant}\0{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up) |
 //! | `a/{tenant}\0{attempt}` | attempt; `A/{delivery}\0{attempt_no}` -> attempt id |
 
 /// Builds a key from a tag and parts separated by NUL.
@@ -49,30 +49,44 @@ pub(crate) const DUE: &[u8; 2] = b"q/";
 /// The lease queue's prefix.
 pub(crate) const LEASED: &[u8; 2] = b"r/";
 
-/// A due-queue key: time then delivery id.
-pub(crate) fn due(time_ms: u64, delivery: &str) -> Vec<u8> {
-    queue_key(DUE, time_ms, delivery)
+/// A delivery record's key.
+pub(crate) fn delivery(tenant: &str, id: &str) -> Vec<u8> {
+    key(b'd', &[tenant.as_bytes(), id.as_bytes()])
 }
 
-/// A lease-queue key: lease expiry then delivery id.
-pub(crate) fn leased(time_ms: u64, delivery: &str) -> Vec<u8> {
-    queue_key(LEASED, time_ms, delivery)
+/// A due-queue key: time, then tenant and delivery id.
+pub(crate) fn due(time_ms: u64, tenant: &str, delivery: &str) -> Vec<u8> {
+    queue_key(DUE, time_ms, tenant, delivery)
 }
 
-/// A key of the queue `prefix`: time then delivery id.
-pub(crate) fn queue_key(prefix: &[u8; 2], time_ms: u64, delivery: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(10 + delivery.len());
+/// A lease-queue key: lease expiry, then tenant and delivery id.
+pub(crate) fn leased(time_ms: u64, tenant: &str, delivery: &str) -> Vec<u8> {
+    queue_key(LEASED, time_ms, tenant, delivery)
+}
+
+/// The first key of the queue `prefix` at `time_ms`: a range bound.
+pub(crate) fn queue_at(prefix: &[u8; 2], time_ms: u64) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    out.extend_from_slice(&time_ms.to_be_bytes());
+    out
+}
+
+fn queue_key(prefix: &[u8; 2], time_ms: u64, tenant: &str, delivery: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(11 + tenant.len() + delivery.len());
     out.extend_from_slice(prefix);
     out.extend_from_slice(&time_ms.to_be_bytes());
+    out.extend_from_slice(tenant.as_bytes());
+    out.push(0);
     out.extend_from_slice(delivery.as_bytes());
     out
 }
 
-/// Splits a queue key (due or lease) into its time and delivery id.
-pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str)> {
+/// Splits a queue key (due or lease) into its time, tenant and delivery id.
+pub(crate) fn parse_due(key: &[u8]) -> Option<(u64, &str, &str)> {
     let time: [u8; 8] = key.get(2..10)?.try_into().ok()?;
-    let delivery = std::str::from_utf8(key.get(10..)?).ok()?;
-    Some((u64::from_be_bytes(time), delivery))
+    let rest = std::str::from_utf8(key.get(10..)?).ok()?;
+    let (tenant, delivery) = rest.split_once('\0')?;
+    Some((u64::from_be_bytes(time), tenant, delivery))
 }
 
 /// The tenant list index key: creation time then tenant id.
@@ -119,11 +133,15 @@ mod tests {
     fn keys_and_cursors_round_trip() {
         assert_eq!(key(b'e', &[b"acme", b"ep_1"]), b"e/acme\0ep_1".to_vec());
         assert_eq!(prefix(b'e', &[b"acme"]), b"e/acme\0".to_vec());
-        let due_key = due(0x0102, "dlv_x");
-        assert_eq!(parse_due(&due_key), Some((0x0102, "dlv_x")));
-        let lease_key = leased(0x0102, "dlv_x");
+        let due_key = due(0x0102, "acme", "dlv_x");
+        assert_eq!(due_key, b"q/\0\0\0\0\0\0\x01\x02acme\0dlv_x".to_vec());
+        assert_eq!(parse_due(&due_key), Some((0x0102, "acme", "dlv_x")));
+        let lease_key = leased(0x0102, "acme", "dlv_x");
         assert_eq!(&lease_key[..2], b"r/");
-        assert_eq!(parse_due(&lease_key), Some((0x0102, "dlv_x")));
+        assert_eq!(parse_due(&lease_key), Some((0x0102, "acme", "dlv_x")));
+        assert!(queue_at(DUE, 0x0103) > due_key);
+        assert!(queue_at(DUE, 0x0102) < due_key);
+        assert_eq!(delivery("acme", "dlv_x"), b"d/acme\0dlv_x".to_vec());
         let pre = prefix(b'D', &[b"acme"]);
         let full = key(b'D', &[b"acme", b"dlv_9"]);
         let cursor = cursor_of(&full, &pre);

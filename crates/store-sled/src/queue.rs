@@ -30,14 +30,23 @@ impl SledStore {
     pub(crate) fn add_delivery(puts: &mut Puts, delivery: &Delivery) -> Result<(), StoreError> {
         let tenant = delivery.tenant.as_str().as_bytes();
         let id = delivery.id.as_str().as_bytes();
-        puts.put(keys::key(b'd', &[id]), codec::encode(delivery)?);
-        puts.put(keys::key(b'D', &[tenant, id]), []);
+        puts.put(
+            keys::delivery(delivery.tenant.as_str(), delivery.id.as_str()),
+            codec::encode(delivery)?,
+        );
         let event = delivery.event_id.as_str().as_bytes();
         puts.put(keys::key(b'E', &[tenant, event, id]), []);
         let endpoint = delivery.endpoint_id.as_str().as_bytes();
         puts.put(keys::key(b'P', &[tenant, endpoint, id]), []);
         if let (DeliveryStatus::Pending, Some(due)) = (delivery.status, delivery.next_attempt_at) {
-            puts.put(keys::due(due.as_millis(), delivery.id.as_str()), []);
+            puts.put(
+                keys::due(
+                    due.as_millis(),
+                    delivery.tenant.as_str(),
+                    delivery.id.as_str(),
+                ),
+                [],
+            );
         }
         Ok(())
     }
@@ -53,8 +62,8 @@ impl SledStore {
         Ok(())
     }
 
-    fn load_delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.get_record(&keys::key(b'd', &[id.as_bytes()]))
+    fn load_delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.get_record(&keys::delivery(tenant, id))
     }
 
     pub(crate) fn load_endpoint(
@@ -80,11 +89,11 @@ impl SledStore {
         let end_ms = now.as_millis().saturating_add(1);
         let mut due = self
             .db
-            .range(keys::DUE.to_vec()..keys::due(end_ms, ""))
+            .range(keys::DUE.to_vec()..keys::queue_at(keys::DUE, end_ms))
             .peekable();
         let mut expired = self
             .db
-            .range(keys::LEASED.to_vec()..keys::leased(end_ms, ""))
+            .range(keys::LEASED.to_vec()..keys::queue_at(keys::LEASED, end_ms))
             .peekable();
         let mut ops = Ops::default();
         let mut claims = Vec::new();
@@ -120,13 +129,13 @@ impl SledStore {
         lease_until: Timestamp,
         ops: &mut Ops,
     ) -> Result<Option<Claim>, StoreError> {
-        let Some((queued_at, delivery_id)) = keys::parse_due(key) else {
+        let Some((queued_at, tenant, delivery_id)) = keys::parse_due(key) else {
             return Err(StoreError::new(
                 StoreErrorKind::Corrupt,
                 "malformed queue key",
             ));
         };
-        let Some(mut delivery) = self.load_delivery(delivery_id)? else {
+        let Some(mut delivery) = self.load_delivery(tenant, delivery_id)? else {
             ops.remove(key.to_vec());
             return Ok(None);
         };
@@ -172,8 +181,8 @@ impl SledStore {
         let id = delivery.id.as_str();
         // New entry first, old one last (see `Ops`). The new expiry is after `now` and
         // the old entry is at or before it, so the keys differ.
-        ops.put(keys::leased(lease_until.as_millis(), id), []);
-        ops.put(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
+        ops.put(keys::leased(lease_until.as_millis(), tenant, id), []);
+        ops.put(keys::delivery(tenant, id), codec::encode(&delivery)?);
         ops.remove(key.to_vec());
         Ok(Some(Claim {
             delivery,
@@ -190,8 +199,9 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let _guard = self.queue_lock();
         let id = delivery.id.as_str();
+        let tenant = delivery.tenant.as_str();
         let stored = self
-            .load_delivery(id)?
+            .load_delivery(tenant, id)?
             .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, "delivery"))?;
         let Some(lease_until) = stored.lease_until else {
             return Err(StoreError::new(
@@ -222,10 +232,10 @@ impl SledStore {
         }
         // Order (see `Ops`): attempt, new due entry, record, then the lease entry.
         if let (DeliveryStatus::Pending, Some(due)) = (updated.status, updated.next_attempt_at) {
-            ops.put(keys::due(due.as_millis(), id), []);
+            ops.put(keys::due(due.as_millis(), tenant, id), []);
         }
-        ops.put(keys::key(b'd', &[id.as_bytes()]), codec::encode(&updated)?);
-        ops.remove(keys::leased(lease_until.as_millis(), id));
+        ops.put(keys::delivery(tenant, id), codec::encode(&updated)?);
+        ops.remove(keys::leased(lease_until.as_millis(), tenant, id));
         self.write_in_order(ops)
     }
 
@@ -234,27 +244,27 @@ impl SledStore {
         let _guard = self.queue_lock();
         let mut batch = sled::Batch::default();
         let mut released = 0;
-        let start = keys::leased(now.as_millis().saturating_add(1), "");
-        let end = keys::leased(u64::MAX, "");
+        let start = keys::queue_at(keys::LEASED, now.as_millis().saturating_add(1));
+        let end = keys::queue_at(keys::LEASED, u64::MAX);
         for entry in self.db.range(start..end) {
             let (key, _) = entry.map_err(unavailable("scan leases"))?;
-            let Some((_, id)) = keys::parse_due(&key) else {
+            let Some((_, tenant, id)) = keys::parse_due(&key) else {
                 return Err(StoreError::new(
                     StoreErrorKind::Corrupt,
                     "malformed lease key",
                 ));
             };
             batch.remove(key.to_vec());
-            let Some(mut delivery) = self.load_delivery(id)? else {
+            let Some(mut delivery) = self.load_delivery(tenant, id)? else {
                 continue;
             };
             if delivery.status != DeliveryStatus::Pending || delivery.lease_until.is_none() {
                 // Settled, cancelled or stale: nothing to resume.
                 continue;
             }
-            batch.insert(keys::leased(now.as_millis(), id), &[]);
+            batch.insert(keys::leased(now.as_millis(), tenant, id), &[]);
             delivery.lease_until = Some(now);
-            batch.insert(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
+            batch.insert(keys::delivery(tenant, id), codec::encode(&delivery)?);
             released += 1;
         }
         self.apply(batch)?;
@@ -284,7 +294,7 @@ impl SledStore {
             let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
                 StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
             })?;
-            let Some(mut delivery) = self.load_delivery(id)? else {
+            let Some(mut delivery) = self.load_delivery(tenant.as_str(), id)? else {
                 continue;
             };
             let recoverable = matches!(
@@ -299,8 +309,11 @@ impl SledStore {
             delivery.round_started_at = None;
             delivery.next_attempt_at = Some(now);
             delivery.updated_at = now;
-            batch.insert(keys::due(now.as_millis(), id), &[]);
-            batch.insert(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
+            batch.insert(keys::due(now.as_millis(), tenant.as_str(), id), &[]);
+            batch.insert(
+                keys::delivery(tenant.as_str(), id),
+                codec::encode(&delivery)?,
+            );
             recovered += 1;
         }
         self.apply(batch)?;
@@ -337,7 +350,7 @@ impl SledStore {
             let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
                 StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
             })?;
-            let Some(mut delivery) = self.load_delivery(id)? else {
+            let Some(mut delivery) = self.load_delivery(tenant.as_str(), id)? else {
                 continue;
             };
             if delivery.status != DeliveryStatus::Pending {
@@ -347,14 +360,21 @@ impl SledStore {
             // delivery keeps `lease_until` in its record, so the attempt in flight can
             // still be recorded; it stays cancelled.
             match (delivery.lease_until, delivery.next_attempt_at) {
-                (Some(lease), _) => batch.remove(keys::leased(lease.as_millis(), id)),
-                (None, Some(due)) => batch.remove(keys::due(due.as_millis(), id)),
+                (Some(lease), _) => {
+                    batch.remove(keys::leased(lease.as_millis(), tenant.as_str(), id));
+                }
+                (None, Some(due)) => {
+                    batch.remove(keys::due(due.as_millis(), tenant.as_str(), id));
+                }
                 (None, None) => {}
             }
             delivery.status = DeliveryStatus::Cancelled;
             delivery.next_attempt_at = None;
             delivery.updated_at = now;
-            batch.insert(keys::key(b'd', &[id.as_bytes()]), codec::encode(&delivery)?);
+            batch.insert(
+                keys::delivery(tenant.as_str(), id),
+                codec::encode(&delivery)?,
+            );
         }
         self.apply(batch)?;
         self.forget_endpoints(tenant);
@@ -367,7 +387,7 @@ impl SledStore {
         for prefix in [keys::DUE, keys::LEASED] {
             if let Some(entry) = self.db.scan_prefix(prefix).next() {
                 let (key, _) = entry.map_err(unavailable("read queue"))?;
-                let (time, _) = keys::parse_due(&key).ok_or_else(|| {
+                let (time, _, _) = keys::parse_due(&key).ok_or_else(|| {
                     StoreError::new(StoreErrorKind::Corrupt, "malformed queue key")
                 })?;
                 earliest = Some(earliest.map_or(time, |earliest| earliest.min(time)));

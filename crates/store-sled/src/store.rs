@@ -483,9 +483,7 @@ impl Store for SledStore {
         tenant: &TenantId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
-        let delivery: Option<Delivery> =
-            self.get_record(&keys::key(b'd', &[id.as_str().as_bytes()]))?;
-        Ok(delivery.filter(|delivery| &delivery.tenant == tenant))
+        self.get_record(&keys::delivery(tenant.as_str(), id.as_str()))
     }
 
     async fn list_deliveries(
@@ -496,16 +494,24 @@ impl Store for SledStore {
     ) -> Result<Page<Delivery>, StoreError> {
         let tenant_bytes = tenant.as_str().as_bytes();
         // Read the narrowest index the filter allows; the rest is checked per record.
-        let prefix = match (&filter.event_id, &filter.endpoint_id) {
+        let index = match (&filter.event_id, &filter.endpoint_id) {
             (Some(event), _) => keys::prefix(b'E', &[tenant_bytes, event.as_str().as_bytes()]),
             (None, Some(endpoint)) => {
                 keys::prefix(b'P', &[tenant_bytes, endpoint.as_str().as_bytes()])
             }
-            (None, None) => keys::prefix(b'D', &[tenant_bytes]),
+            (None, None) => {
+                // The records themselves are keyed by tenant and time-ordered id.
+                let prefix = keys::prefix(b'd', &[tenant_bytes]);
+                return self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |_, value| {
+                    let delivery: Delivery = codec::decode(value)?;
+                    Ok(Self::delivery_matches(&delivery, tenant, filter).then_some(delivery))
+                });
+            }
         };
-        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
-            let id = id_after(key, &prefix)?;
-            let delivery: Option<Delivery> = self.get_record(&keys::key(b'd', &[id.as_bytes()]))?;
+        self.scan_page(&index, page.cursor.as_deref(), page.limit, |key, _| {
+            let id = id_after(key, &index)?;
+            let delivery: Option<Delivery> =
+                self.get_record(&keys::delivery(tenant.as_str(), id))?;
             Ok(delivery.filter(|delivery| Self::delivery_matches(delivery, tenant, filter)))
         })
     }

@@ -2,8 +2,8 @@
 //! what the store makes of it at the next open.
 //!
 //! These tests know the key layout of `keys.rs` (the tag letters and the queue keys
-//! `q/`, `r/` with an 8-byte big-endian time before the delivery id); that coupling is
-//! the point: they stand in for a process that died between two writes.
+//! `q/`, `r/`: an 8-byte big-endian time, the tenant, NUL, the delivery id); that
+//! coupling is the point: they stand in for a process that died between two writes.
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,9 +26,11 @@ fn raw(dir: &Path) -> sled::Db {
     panic!("the closed store's directory does not open");
 }
 
-fn queue_key(prefix: &[u8], time: u64, id: &str) -> Vec<u8> {
+fn queue_key(prefix: &[u8], time: u64, tenant: &str, id: &str) -> Vec<u8> {
     let mut key = prefix.to_vec();
     key.extend_from_slice(&time.to_be_bytes());
+    key.extend_from_slice(tenant.as_bytes());
+    key.push(0);
     key.extend_from_slice(id.as_bytes());
     key
 }
@@ -54,15 +56,15 @@ async fn an_accepted_event_sled_never_flushed_is_replayed_from_the_log() {
     {
         let db = raw(dir.path());
         let mut removed = 0;
-        for tag in [b"v/", b"V/", b"d/", b"D/", b"E/", b"P/", b"q/"] {
+        for tag in [b"v/", b"V/", b"d/", b"E/", b"P/", b"q/"] {
             for key in db.scan_prefix(tag).keys() {
                 db.remove(key.unwrap()).unwrap();
                 removed += 1;
             }
         }
         assert_eq!(
-            removed, 7,
-            "event, its index, the delivery, 3 indexes, 1 queue entry"
+            removed, 6,
+            "event, its index, the delivery, 2 indexes, 1 queue entry"
         );
         db.flush().unwrap();
     }
@@ -157,16 +159,11 @@ async fn stale_queue_entries_left_by_a_cut_write_are_dropped_not_claimed() {
     // entry at 2 s and a lease entry at 3 s that the record no longer agrees with.
     {
         let db = raw(dir.path());
-        db.insert(
-            queue_key(b"q/", at(2000).as_millis(), retry.id.as_str()),
-            b"",
-        )
-        .unwrap();
-        db.insert(
-            queue_key(b"r/", at(3000).as_millis(), retry.id.as_str()),
-            b"",
-        )
-        .unwrap();
+        let (tenant, id) = (acme.id.as_str(), retry.id.as_str());
+        db.insert(queue_key(b"q/", at(2000).as_millis(), tenant, id), b"")
+            .unwrap();
+        db.insert(queue_key(b"r/", at(3000).as_millis(), tenant, id), b"")
+            .unwrap();
         db.flush().unwrap();
     }
     let store = open_at(dir.path(), at(2500));

@@ -14,6 +14,8 @@
 
 mod codec;
 mod flush;
+mod fresh;
+mod ingest;
 mod keys;
 mod lists;
 mod queue;
@@ -25,11 +27,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use herald_event::{Endpoint, EventTypeDef, TenantId, Timestamp};
+use herald_event::{EventTypeDef, TenantId, Timestamp};
 use herald_store::{StoreError, StoreErrorKind};
 
 use crate::codec::unavailable;
 use crate::flush::GroupCommit;
+use crate::fresh::{FreshClaims, TenantEndpoints};
 use crate::wal::{Puts, Wal};
 
 /// Where and how to open the database.
@@ -90,8 +93,11 @@ pub struct SledStore {
     commit: GroupCommit,
     /// Durability of accepted events (see the `wal` module).
     wal: Wal,
-    /// Every endpoint per tenant, for fan-out at ingest; dropped on any endpoint change.
-    endpoint_cache: Mutex<HashMap<TenantId, Arc<Vec<Endpoint>>>>,
+    /// Every endpoint per tenant, for fan-out at ingest; replaced on any endpoint
+    /// change, which is how a claim waiting in `fresh` learns of one.
+    endpoint_cache: Mutex<HashMap<TenantId, Arc<TenantEndpoints>>>,
+    /// Deliveries leased at ingest, waiting in memory for the next claim.
+    fresh: FreshClaims,
     /// Operator event types by name, loaded on first use; dropped when one is written.
     event_types: Mutex<Option<EventTypes>>,
 }
@@ -109,6 +115,7 @@ impl SledStore {
             commit,
             wal,
             endpoint_cache: Mutex::new(HashMap::new()),
+            fresh: FreshClaims::default(),
             event_types: Mutex::new(None),
         };
         let released = store.release_leases(now)?;
@@ -182,7 +189,7 @@ impl SledStore {
     }
 
     /// Every endpoint of a tenant, from the cache or loaded into it.
-    fn endpoints_of(&self, tenant: &TenantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+    fn endpoints_of(&self, tenant: &TenantId) -> Result<Arc<TenantEndpoints>, StoreError> {
         // The cache lock is held across the scan. Writers change the tree first and then
         // take this lock to forget the tenant, so a list read here is either current or
         // forgotten right after it is cached; reading outside the lock could cache a
@@ -202,7 +209,7 @@ impl SledStore {
             let (_, value) = entry.map_err(unavailable("scan endpoints"))?;
             endpoints.push(codec::decode(&value)?);
         }
-        let endpoints = Arc::new(endpoints);
+        let endpoints = Arc::new(TenantEndpoints::new(endpoints));
         cache.insert(tenant.clone(), Arc::clone(&endpoints));
         Ok(endpoints)
     }
@@ -213,6 +220,23 @@ impl SledStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         cache.remove(tenant);
+    }
+}
+
+impl Drop for SledStore {
+    /// Hands claims leased at ingest and never taken back to the due queue (see the
+    /// `fresh` module). If this fails, or the process dies instead, they stay leased
+    /// and the next start resumes them as interrupted: nothing is lost either way.
+    fn drop(&mut self) {
+        match self.return_fresh() {
+            Ok(0) => {}
+            Ok(returned) => {
+                tracing::debug!(returned, "returned unclaimed deliveries to the due queue")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not return unclaimed deliveries; the next start resumes them")
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! that time in that queue); anything else is left over from a write a crash cut
 //! short (see `Ops`) and is dropped when met.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_event::{
@@ -21,6 +22,7 @@ use herald_event::{
 use herald_store::{Claim, StoreError, StoreErrorKind};
 
 use crate::codec::{self, unavailable};
+use crate::fresh::{self, FreshClaim};
 use crate::keys;
 use crate::wal::Puts;
 use crate::{Ops, SledStore};
@@ -38,15 +40,21 @@ impl SledStore {
         puts.put(keys::key(b'E', &[tenant, event, id]), []);
         let endpoint = delivery.endpoint_id.as_str().as_bytes();
         puts.put(keys::key(b'P', &[tenant, endpoint, id]), []);
-        if let (DeliveryStatus::Pending, Some(due)) = (delivery.status, delivery.next_attempt_at) {
-            puts.put(
-                keys::due(
-                    due.as_millis(),
-                    delivery.tenant.as_str(),
-                    delivery.id.as_str(),
-                ),
-                [],
-            );
+        let tenant = delivery.tenant.as_str();
+        let id = delivery.id.as_str();
+        match (
+            delivery.status,
+            delivery.lease_until,
+            delivery.next_attempt_at,
+        ) {
+            // Leased at ingest (the `fresh` module): its entry is in the lease queue.
+            (DeliveryStatus::Pending, Some(lease), _) => {
+                puts.put(keys::leased(lease.as_millis(), tenant, id), []);
+            }
+            (DeliveryStatus::Pending, None, Some(due)) => {
+                puts.put(keys::due(due.as_millis(), tenant, id), []);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -84,9 +92,11 @@ impl SledStore {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<Claim>, StoreError> {
+        self.fresh.note_lease(lease);
         let _guard = self.queue_lock();
         let lease_until = now.plus(lease);
-        let end_ms = now.as_millis().saturating_add(1);
+        let now_ms = now.as_millis();
+        let end_ms = now_ms.saturating_add(1);
         let mut due = self
             .db
             .range(keys::DUE.to_vec()..keys::queue_at(keys::DUE, end_ms))
@@ -98,21 +108,30 @@ impl SledStore {
         let mut ops = Ops::default();
         let mut claims = Vec::new();
         while claims.len() < max {
-            // Oldest first across both queues.
-            let take_due = match (due.peek(), expired.peek()) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(Ok((due_key, _))), Some(Ok((lease_key, _)))) => {
-                    due_key[2..] <= lease_key[2..]
-                }
-                (Some(Err(_)), _) => true,
-                (_, Some(Err(_))) => false,
+            // Oldest first across the claims in memory and both queues.
+            let fresh_due = self.fresh.front_due_ms().filter(|&due| due <= now_ms);
+            let Some(source) = pick(fresh_due, head(&mut due), head(&mut expired)) else {
+                break;
             };
-            let entry = if take_due { due.next() } else { expired.next() };
-            let Some(entry) = entry else { break };
-            let (key, _) = entry.map_err(unavailable("scan queue"))?;
-            if let Some(claim) = self.claim_entry(&key, take_due, now, lease_until, &mut ops)? {
+            let claim = match source {
+                Source::Fresh => {
+                    let Some(fresh) = self.fresh.pop_due(now_ms) else {
+                        continue;
+                    };
+                    self.claim_fresh(fresh, now, lease, &mut ops)?
+                }
+                Source::Due | Source::Expired => {
+                    let entry = if source == Source::Due {
+                        due.next()
+                    } else {
+                        expired.next()
+                    };
+                    let Some(entry) = entry else { break };
+                    let (key, _) = entry.map_err(unavailable("scan queue"))?;
+                    self.claim_entry(&key, source, now, lease_until, &mut ops)?
+                }
+            };
+            if let Some(claim) = claim {
                 claims.push(claim);
             }
         }
@@ -120,11 +139,49 @@ impl SledStore {
         Ok(claims)
     }
 
+    /// Hands over a claim leased at ingest: as it is if nothing it carries can have
+    /// changed, else through its lease entry, so the record decides (see the `fresh`
+    /// module).
+    fn claim_fresh(
+        &self,
+        fresh: FreshClaim,
+        now: Timestamp,
+        lease: Duration,
+        ops: &mut Ops,
+    ) -> Result<Option<Claim>, StoreError> {
+        let FreshClaim {
+            delivery,
+            event,
+            endpoints,
+        } = fresh;
+        let Some(leased_until) = delivery.lease_until else {
+            // Invariant: ingest keeps only deliveries it leased.
+            debug_assert!(false, "a fresh claim without a lease");
+            return Ok(None);
+        };
+        let current = self.endpoints_of(&delivery.tenant)?;
+        let recent = leased_until.plus(fresh::MAX_WAIT) >= now.plus(lease);
+        if recent && Arc::ptr_eq(&current, &endpoints) {
+            let endpoint = current.get(&delivery.endpoint_id).cloned();
+            return Ok(Some(Claim {
+                delivery,
+                event,
+                endpoint,
+            }));
+        }
+        let key = keys::leased(
+            leased_until.as_millis(),
+            delivery.tenant.as_str(),
+            delivery.id.as_str(),
+        );
+        self.claim_entry(&key, Source::Fresh, now, now.plus(lease), ops)
+    }
+
     /// Claims the delivery of one queue entry, or drops the entry if it is stale.
     fn claim_entry(
         &self,
         key: &[u8],
-        from_due: bool,
+        source: Source,
         now: Timestamp,
         lease_until: Timestamp,
         ops: &mut Ops,
@@ -139,12 +196,11 @@ impl SledStore {
             ops.remove(key.to_vec());
             return Ok(None);
         };
-        let expected = if from_due {
-            delivery
+        let expected = match source {
+            Source::Due => delivery
                 .next_attempt_at
-                .filter(|_| delivery.lease_until.is_none())
-        } else {
-            delivery.lease_until
+                .filter(|_| delivery.lease_until.is_none()),
+            Source::Expired | Source::Fresh => delivery.lease_until,
         };
         if delivery.status != DeliveryStatus::Pending
             || expected.map(Timestamp::as_millis) != Some(queued_at)
@@ -166,7 +222,7 @@ impl SledStore {
             return Ok(None);
         };
         let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
-        if !from_due {
+        if source == Source::Expired {
             // The lease ran out (or was released at start-up) without a record: the
             // worker died mid-attempt. Log it so the gap is visible.
             delivery.attempts += 1;
@@ -179,11 +235,16 @@ impl SledStore {
         delivery.lease_until = Some(lease_until);
         delivery.updated_at = now;
         let id = delivery.id.as_str();
-        // New entry first, old one last (see `Ops`). The new expiry is after `now` and
-        // the old entry is at or before it, so the keys differ.
-        ops.put(keys::leased(lease_until.as_millis(), tenant, id), []);
+        // New entry first, old one last (see `Ops`). A due or expired entry is at or
+        // before `now` and the new expiry after it; only a lease taken at ingest in
+        // this same millisecond can have the same key, and then it stays.
+        let new_key = keys::leased(lease_until.as_millis(), tenant, id);
+        let same_key = new_key.as_slice() == key;
+        ops.put(new_key, []);
         ops.put(keys::delivery(tenant, id), codec::encode(&delivery)?);
-        ops.remove(key.to_vec());
+        if !same_key {
+            ops.remove(key.to_vec());
+        }
         Ok(Some(Claim {
             delivery,
             event,
@@ -237,6 +298,45 @@ impl SledStore {
         ops.put(keys::delivery(tenant, id), codec::encode(&updated)?);
         ops.remove(keys::leased(lease_until.as_millis(), tenant, id));
         self.write_in_order(ops)
+    }
+
+    /// Puts the claims leased at ingest and never taken back in the due queue, as they
+    /// were before their lease, and flushes (the store is closing in an orderly way, so
+    /// the next start has no reason to log them as interrupted).
+    pub(crate) fn return_fresh(&self) -> Result<usize, StoreError> {
+        let waiting = self.fresh.drain();
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let _guard = self.queue_lock();
+        let mut ops = Ops::default();
+        let mut returned = 0;
+        for fresh in waiting {
+            let tenant = fresh.delivery.tenant.as_str();
+            let id = fresh.delivery.id.as_str();
+            let Some(mut stored) = self.load_delivery(tenant, id)? else {
+                continue;
+            };
+            // Only if the record still holds the ingest's lease: deleting the endpoint,
+            // or a claim through the lease queue, may have moved it on.
+            let (Some(lease), Some(due)) = (stored.lease_until, stored.next_attempt_at) else {
+                continue;
+            };
+            if stored.status != DeliveryStatus::Pending || fresh.delivery.lease_until != Some(lease)
+            {
+                continue;
+            }
+            stored.lease_until = None;
+            ops.put(keys::due(due.as_millis(), tenant, id), []);
+            ops.put(keys::delivery(tenant, id), codec::encode(&stored)?);
+            ops.remove(keys::leased(lease.as_millis(), tenant, id));
+            returned += 1;
+        }
+        self.write_in_order(ops)?;
+        self.db
+            .flush()
+            .map_err(unavailable("flush returned claims"))?;
+        Ok(returned)
     }
 
     /// Makes every lease of a previous run expire at `now` (single-process store).
@@ -381,9 +481,10 @@ impl SledStore {
         Ok(true)
     }
 
-    /// The earliest entry of either queue: a due attempt or a lease expiry.
+    /// The earliest entry of either queue or the claims in memory: a due attempt or a
+    /// lease expiry.
     pub(crate) fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let mut earliest: Option<u64> = None;
+        let mut earliest: Option<u64> = self.fresh.front_due_ms();
         for prefix in [keys::DUE, keys::LEASED] {
             if let Some(entry) = self.db.scan_prefix(prefix).next() {
                 let (key, _) = entry.map_err(unavailable("read queue"))?;
@@ -394,6 +495,65 @@ impl SledStore {
             }
         }
         Ok(earliest.map(Timestamp::from_millis))
+    }
+}
+
+/// Where a claim comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Leased at ingest and waiting in memory (the `fresh` module).
+    Fresh,
+    /// The due queue `q/`.
+    Due,
+    /// The lease queue `r/`: a lease that ran out.
+    Expired,
+}
+
+/// A queue scan's next entry: its key after the two-byte prefix, or `Err` if reading
+/// it failed; `None` once the scan is done.
+fn head(scan: &mut std::iter::Peekable<sled::Iter>) -> Option<Result<&[u8], ()>> {
+    match scan.peek()? {
+        Ok((key, _)) => Some(Ok(key.get(2..).unwrap_or_default())),
+        Err(_) => Some(Err(())),
+    }
+}
+
+/// The time of a queue entry (its first eight bytes after the prefix); 0 for an error
+/// or a malformed key, so that it is met next and reported.
+fn head_time(head: Result<&[u8], ()>) -> u64 {
+    head.ok()
+        .and_then(|key| key.get(..8))
+        .and_then(|time| <[u8; 8]>::try_from(time).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// Which source holds the oldest claim: the claims in memory (due at `fresh`, if any
+/// is due) or the heads of the due and lease queues. On a tie the claim in memory,
+/// which needs no lookup, goes first.
+fn pick(
+    fresh: Option<u64>,
+    due: Option<Result<&[u8], ()>>,
+    expired: Option<Result<&[u8], ()>>,
+) -> Option<Source> {
+    let oldest_queued = match (due, expired) {
+        (None, None) => None,
+        (Some(due), None) => Some((Source::Due, head_time(due))),
+        (None, Some(expired)) => Some((Source::Expired, head_time(expired))),
+        // Errors first, then key order (time, tenant, id).
+        (Some(due), Some(expired)) => match (due, expired) {
+            (Err(()), _) => Some((Source::Due, 0)),
+            (_, Err(())) => Some((Source::Expired, 0)),
+            (Ok(due_key), Ok(expired_key)) if due_key <= expired_key => {
+                Some((Source::Due, head_time(Ok(due_key))))
+            }
+            (_, Ok(expired_key)) => Some((Source::Expired, head_time(Ok(expired_key)))),
+        },
+    };
+    match (fresh, oldest_queued) {
+        (None, None) => None,
+        (Some(_), None) => Some(Source::Fresh),
+        (Some(fresh), Some((_, queued))) if fresh <= queued => Some(Source::Fresh),
+        (_, Some((source, _))) => Some(source),
     }
 }
 

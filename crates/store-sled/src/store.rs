@@ -26,75 +26,6 @@ fn id_after<'k>(key: &'k [u8], prefix: &[u8]) -> Result<&'k str, StoreError> {
 }
 
 impl SledStore {
-    /// The synchronous part of `insert_events`: writes the new events and submits
-    /// their log records; returns the outcomes and the log ticket to wait for.
-    fn insert_now(
-        &self,
-        items: &[(Event, Vec<Delivery>)],
-    ) -> Result<(Vec<InsertOutcome>, u64), StoreError> {
-        let mut outcomes = Vec::with_capacity(items.len());
-        let ticket = {
-            let _guard = self.ingest_lock();
-            let mut framed = Vec::new();
-            // Ids written by this batch, so a repeat within it is a duplicate too.
-            let mut in_batch: std::collections::HashMap<(&str, &str), usize> =
-                std::collections::HashMap::new();
-            for (event, deliveries) in items {
-                let tenant = event.tenant.as_str().as_bytes();
-                let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
-                let batch_key = (event.tenant.as_str(), event.id.as_str());
-                if let Some(&first) = in_batch.get(&batch_key) {
-                    let (first_event, first_deliveries) = &items[first];
-                    outcomes.push(InsertOutcome::Duplicate {
-                        event: first_event.clone(),
-                        deliveries: first_deliveries.len(),
-                    });
-                    continue;
-                }
-                if let Some(existing) = self.get_record::<Event>(&event_key)? {
-                    let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
-                    let deliveries = self.db.scan_prefix(prefix).count();
-                    outcomes.push(InsertOutcome::Duplicate {
-                        event: existing,
-                        deliveries,
-                    });
-                    continue;
-                }
-                in_batch.insert(batch_key, outcomes.len());
-                // One log record per event, each guarded by its own event key, all
-                // made durable by one write and one sync.
-                let puts = Self::event_puts(event_key, event, deliveries)?;
-                puts.frame_into(&mut framed);
-                self.write_event(&puts)?;
-                outcomes.push(InsertOutcome::Inserted);
-            }
-            // Empty when every item was a duplicate: then it is a barrier (see above).
-            self.wal.submit(framed)?
-        };
-        Ok((outcomes, ticket))
-    }
-
-    /// The pairs of a new event: the record (first, the log record's guard), its list
-    /// index, and its deliveries.
-    fn event_puts(
-        event_key: Vec<u8>,
-        event: &Event,
-        deliveries: &[Delivery],
-    ) -> Result<Puts, StoreError> {
-        let mut puts = Puts::default();
-        puts.put(event_key, codec::encode(event)?);
-        let index = keys::event_index(
-            event.tenant.as_str(),
-            event.received_at.as_millis(),
-            event.id.as_str(),
-        );
-        puts.put(index, []);
-        for delivery in deliveries {
-            Self::add_delivery(&mut puts, delivery)?;
-        }
-        Ok(puts)
-    }
-
     fn delivery_matches(delivery: &Delivery, tenant: &TenantId, filter: &DeliveryFilter) -> bool {
         &delivery.tenant == tenant
             && filter
@@ -367,7 +298,7 @@ impl Store for SledStore {
     }
 
     async fn tenant_endpoints(&self, tenant: &TenantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
-        self.endpoints_of(tenant)
+        Ok(Arc::clone(&self.endpoints_of(tenant)?.all))
     }
 
     async fn delete_endpoint(
@@ -388,32 +319,9 @@ impl Store for SledStore {
         event: &Event,
         deliveries: &[Delivery],
     ) -> Result<InsertOutcome, StoreError> {
-        let tenant = event.tenant.as_str().as_bytes();
-        let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
-        let (outcome, ticket) = {
-            let _guard = self.ingest_lock();
-            if let Some(existing) = self.get_record::<Event>(&event_key)? {
-                let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
-                let deliveries = self.db.scan_prefix(prefix).count();
-                // A duplicate is answered as accepted, so it must not be answered before
-                // its original (maybe a concurrent request) is on disk: an empty barrier
-                // completes after every record submitted before it.
-                let ticket = self.wal.submit(Vec::new())?;
-                let outcome = InsertOutcome::Duplicate {
-                    event: existing,
-                    deliveries,
-                };
-                (outcome, ticket)
-            } else {
-                let puts = Self::event_puts(event_key, event, deliveries)?;
-                let mut framed = Vec::new();
-                puts.frame_into(&mut framed);
-                self.write_event(&puts)?;
-                (InsertOutcome::Inserted, self.wal.submit(framed)?)
-            }
-        };
-        self.wal.durable(ticket).await?;
-        Ok(outcome)
+        let (mut outcomes, ticket, handover) = self.insert_now(&[(event, deliveries)])?;
+        self.finish_ingest(ticket, handover).await?;
+        Ok(outcomes.remove(0))
     }
 
     async fn insert_events(
@@ -422,8 +330,12 @@ impl Store for SledStore {
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         // Up to a thousand events take a while to write: off the async worker, if
         // the runtime has others to take its tasks.
-        let (outcomes, ticket) = crate::blocking(|| self.insert_now(items))?;
-        self.wal.durable(ticket).await?;
+        let items: Vec<(&Event, &[Delivery])> = items
+            .iter()
+            .map(|(event, deliveries)| (event, deliveries.as_slice()))
+            .collect();
+        let (outcomes, ticket, handover) = crate::blocking(|| self.insert_now(&items))?;
+        self.finish_ingest(ticket, handover).await?;
         Ok(outcomes)
     }
 

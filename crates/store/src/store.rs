@@ -226,6 +226,12 @@ pub trait Store: fmt::Debug + Send + Sync + 'static {
 
     /// Leases up to `max` deliveries due at `now` (pending with `next_attempt_at <= now`,
     /// or leased with an expired lease), oldest first, until `now + lease`.
+    ///
+    /// A single-process backend may lease a new event's deliveries at ingest and hand
+    /// them to its engine from memory (sled does): such a claim's `lease_until` is the
+    /// event's `received_at` plus the `lease` of the previous claim, and at most one
+    /// second earlier than `now + lease`. Either way the returned `lease_until` is the
+    /// one stored, and it identifies the claim for `record_attempt`.
     async fn claim_due(
         &self,
         now: Timestamp,

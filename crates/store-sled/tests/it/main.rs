@@ -9,5 +9,6 @@
 mod concurrency;
 mod conformance;
 mod crash;
+mod fresh;
 mod reopen;
 mod support;

@@ -1,0 +1,174 @@
+//! Ingest: new events with their deliveries, durable through the write-ahead log.
+//!
+//! Each new event is written to sled key by key (the event record last, see
+//! `SledStore::write_event`) and framed into the write-ahead log under the ingest
+//! lock; the caller then waits for the log's sync. Deliveries due at once are leased
+//! here and handed to the engine in memory once durable (the `fresh` module).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use herald_event::{Delivery, Event};
+use herald_store::{InsertOutcome, StoreError};
+
+use crate::codec;
+use crate::fresh::{self, FreshClaim, Handover};
+use crate::wal::Puts;
+use crate::{keys, SledStore};
+
+impl SledStore {
+    /// The synchronous part of ingest: writes the new events and submits their log
+    /// records; returns the outcomes, the log ticket to wait for, and the claims to hand
+    /// over once it is durable. An id repeated within `items` is a duplicate of its
+    /// first occurrence.
+    pub(crate) fn insert_now(
+        &self,
+        items: &[(&Event, &[Delivery])],
+    ) -> Result<(Vec<InsertOutcome>, u64, Handover), StoreError> {
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut handover = Handover::none();
+        let result = self.insert_locked(items, &mut outcomes, &mut handover);
+        match result {
+            Ok(ticket) => Ok((outcomes, ticket, handover)),
+            Err(error) => {
+                self.fresh.cancel(handover.reservation);
+                Err(error)
+            }
+        }
+    }
+
+    fn insert_locked(
+        &self,
+        items: &[(&Event, &[Delivery])],
+        outcomes: &mut Vec<InsertOutcome>,
+        handover: &mut Handover,
+    ) -> Result<u64, StoreError> {
+        let _guard = self.ingest_lock();
+        let mut framed = Vec::new();
+        // Ids written by this call, so a repeat within it is a duplicate too.
+        let mut in_batch: HashMap<(&str, &str), usize> = HashMap::new();
+        for &(event, deliveries) in items {
+            let tenant = event.tenant.as_str().as_bytes();
+            let event_key = keys::key(b'v', &[tenant, event.id.as_str().as_bytes()]);
+            let batch_key = (event.tenant.as_str(), event.id.as_str());
+            if let Some(&first) = in_batch.get(&batch_key) {
+                let (first_event, first_deliveries) = items[first];
+                outcomes.push(InsertOutcome::Duplicate {
+                    event: first_event.clone(),
+                    deliveries: first_deliveries.len(),
+                });
+                continue;
+            }
+            if let Some(existing) = self.get_record::<Event>(&event_key)? {
+                let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
+                let deliveries = self.db.scan_prefix(prefix).count();
+                outcomes.push(InsertOutcome::Duplicate {
+                    event: existing,
+                    deliveries,
+                });
+                continue;
+            }
+            in_batch.insert(batch_key, outcomes.len());
+            let (written, leased) = self.lease_at_ingest(event, deliveries)?;
+            handover.append(leased);
+            // One log record per event, each guarded by its own event key, all made
+            // durable by one write and one sync.
+            let puts = Self::event_puts(event_key, event, &written)?;
+            puts.frame_into(&mut framed);
+            self.write_event(&puts)?;
+            outcomes.push(InsertOutcome::Inserted);
+        }
+        // Empty when every item was a duplicate: then it is a barrier, so a duplicate
+        // is not answered as accepted before its original (maybe a concurrent
+        // request) is on disk.
+        self.wal.submit(framed)
+    }
+
+    /// Waits until ingest's log ticket is durable, then hands its claims over.
+    pub(crate) async fn finish_ingest(
+        &self,
+        ticket: u64,
+        handover: Handover,
+    ) -> Result<(), StoreError> {
+        if let Err(error) = self.wal.durable(ticket).await {
+            // Not accepted; the leased deliveries stay in sled and are taken again
+            // when their lease runs out.
+            self.fresh.cancel(handover.reservation);
+            return Err(error);
+        }
+        if !handover.claims.is_empty() {
+            self.fresh.push(handover);
+        }
+        Ok(())
+    }
+
+    /// Leases the deliveries due at once, if there is room to keep their claims in
+    /// memory: returns the deliveries to write and the claims to hand over.
+    fn lease_at_ingest<'d>(
+        &self,
+        event: &Event,
+        deliveries: &'d [Delivery],
+    ) -> Result<(Cow<'d, [Delivery]>, Handover), StoreError> {
+        let unchanged = Cow::Borrowed(deliveries);
+        let Some(lease) = self.fresh.lease() else {
+            return Ok((unchanged, Handover::none()));
+        };
+        let leasable = deliveries
+            .iter()
+            .filter(|delivery| fresh::leasable_at_ingest(delivery, event.received_at))
+            .count();
+        let reservation = self.fresh.reserve(leasable, event.payload.len());
+        if reservation == fresh::Reservation::NONE {
+            return Ok((unchanged, Handover::none()));
+        }
+        let endpoints = match self.endpoints_of(&event.tenant) {
+            Ok(endpoints) => endpoints,
+            Err(error) => {
+                self.fresh.cancel(reservation);
+                return Err(error);
+            }
+        };
+        let lease_until = event.received_at.plus(lease);
+        let mut claims = Vec::with_capacity(leasable);
+        let mut written = deliveries.to_vec();
+        for delivery in &mut written {
+            if fresh::leasable_at_ingest(delivery, event.received_at) {
+                delivery.lease_until = Some(lease_until);
+                claims.push(FreshClaim {
+                    delivery: delivery.clone(),
+                    event: event.clone(),
+                    endpoints: Arc::clone(&endpoints),
+                });
+            }
+        }
+        Ok((
+            Cow::Owned(written),
+            Handover {
+                reservation,
+                claims,
+            },
+        ))
+    }
+
+    /// The pairs of a new event: the record (first, the log record's guard), its list
+    /// index, and its deliveries.
+    fn event_puts(
+        event_key: Vec<u8>,
+        event: &Event,
+        deliveries: &[Delivery],
+    ) -> Result<Puts, StoreError> {
+        let mut puts = Puts::default();
+        puts.put(event_key, codec::encode(event)?);
+        let index = keys::event_index(
+            event.tenant.as_str(),
+            event.received_at.as_millis(),
+            event.id.as_str(),
+        );
+        puts.put(index, []);
+        for delivery in deliveries {
+            Self::add_delivery(&mut puts, delivery)?;
+        }
+        Ok(puts)
+    }
+}

@@ -10,7 +10,8 @@
 //! backlog drains with one claim and one record per delivery. Waiting is bounded
 //! three ways: claims stop while the waiting ones and the attempts in flight fill the
 //! global bound; an endpoint's queue holds at most four times its cap (more are handed
-//! back to the store, due again shortly); and a delivery waits at most `hold_limit`,
+//! back to the store, due again after the busy delay, or after as long as the endpoint
+//! has gone without finishing an attempt, if that is longer); and a delivery waits at most `hold_limit`,
 //! well inside its lease, before it is handed back. An endpoint whose circuit is open
 //! gets its deliveries handed back, due when the circuit lets a probe through.
 //!
@@ -50,13 +51,36 @@ struct EndpointState {
     health: EndpointHealth,
     /// Claimed deliveries waiting for a slot, oldest first, with when they were held.
     queue: VecDeque<(Claim, Timestamp)>,
+    /// Since when attempts are in flight and none has ended (`None` while idle).
+    stalled_since: Option<Timestamp>,
 }
 
 impl EndpointState {
     fn idle(&self) -> bool {
         self.in_flight == 0 && self.health == EndpointHealth::default() && self.queue.is_empty()
     }
+
+    /// When a delivery this endpoint cannot take now is due again: after the busy
+    /// delay, or, once its attempts have made no progress for longer (an endpoint that
+    /// hangs), after as long again as it has been stalled, at most `MAX_BUSY_DEFER`.
+    /// So a hanging endpoint's backlog is claimed a few times per attempt timeout,
+    /// not four times a second, and does not crowd out due deliveries of others.
+    fn busy_until(&self, now: Timestamp, config: &DeliveryConfig) -> Timestamp {
+        let stalled = self
+            .stalled_since
+            .map_or(std::time::Duration::ZERO, |since| now.since(since));
+        now.plus(stalled.clamp(
+            config.endpoint_busy_delay,
+            MAX_BUSY_DEFER.max(config.endpoint_busy_delay),
+        ))
+    }
 }
+
+/// The longest a delivery for a stalled endpoint is handed back for.
+const MAX_BUSY_DEFER: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How many claims may wait per endpoint, in attempts it may have in flight.
+const QUEUE_PER_SLOT: usize = 4;
 
 /// Whether an attempt to an endpoint may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +144,9 @@ impl Endpoints {
             config.endpoint_busy_delay,
         ) {
             Admission::Go => {
+                if state.in_flight == 0 {
+                    state.stalled_since = Some(now);
+                }
                 state.in_flight += 1;
                 Take::Go
             }
@@ -152,13 +179,16 @@ impl Endpoints {
             Take::Go => Placed::Start(claim),
             Take::Closed(until) => Placed::Defer(claim, until),
             Take::Busy => {
-                let room = held_total < config.max_in_flight;
+                // Waiting room is shared; one endpoint takes at most a few times its
+                // cap of it, so endpoints that hang cannot fill it.
+                let room = held_total < config.max_in_flight
+                    && state.queue.len() < config.per_endpoint_in_flight * QUEUE_PER_SLOT;
                 if room {
                     state.queue.push_back((claim, now));
                     inner.held += 1;
                     Placed::Held
                 } else {
-                    Placed::Defer(claim, now.plus(config.endpoint_busy_delay))
+                    Placed::Defer(claim, state.busy_until(now, config))
                 }
             }
         }
@@ -184,7 +214,7 @@ impl Endpoints {
                 if now.since(*held_at) > config.hold_limit {
                     // Its lease must still outlast a whole attempt: hand it back.
                     let (claim, _) = state.queue.pop_front().expect("front exists");
-                    defer.push((claim, now));
+                    defer.push((claim, state.busy_until(now, config)));
                     released += 1;
                     continue;
                 }
@@ -238,6 +268,7 @@ impl Endpoints {
             return false;
         };
         state.in_flight = state.in_flight.saturating_sub(1);
+        state.stalled_since = (state.in_flight > 0).then_some(now);
         match result {
             AttemptResult::Succeeded => state.health.record_success(),
             AttemptResult::Failed => state.health.record_failure(now, policy),

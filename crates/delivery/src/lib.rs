@@ -42,10 +42,12 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     /// Attempts in flight at once, across all endpoints.
     pub max_in_flight: usize,
-    /// Attempts in flight at once to one endpoint; more are deferred, not queued in memory.
+    /// Attempts in flight at once to one endpoint; up to four times as many claims
+    /// wait in memory for a slot, more are handed back to the store.
     pub per_endpoint_in_flight: usize,
     /// How long a delivery held back by the per-endpoint limit, and not kept waiting in
-    /// memory, waits before it is claimed again.
+    /// memory, waits before it is claimed again (longer for an endpoint whose attempts
+    /// have made no progress for longer than this).
     pub endpoint_busy_delay: Duration,
     /// The longest a claimed delivery waits in memory for its endpoint before it is
     /// handed back to the store. Must leave the rest of the lease for a whole attempt.

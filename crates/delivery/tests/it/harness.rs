@@ -47,7 +47,7 @@ impl Sent {
 /// Answers each request with the next scripted status (the last one repeats).
 #[derive(Debug)]
 pub(crate) struct ScriptedTransport {
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     script: Mutex<VecDeque<Answer>>,
     pub(crate) sent: Mutex<Vec<Sent>>,
     in_flight: AtomicUsize,

@@ -171,3 +171,42 @@ async fn a_backlog_for_a_busy_endpoint_waits_in_memory_and_drains_in_waves() {
     }
     harness.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_endpoints_backlog_is_handed_back_for_longer_as_it_stays_stalled() {
+    let harness = start(&[30, 120], vec![ok(200, "ok")]).await;
+    let hang = harness.add_endpoint("ep_hang", "https://hang.example.com/hang");
+    let mut hanging = Vec::new();
+    for event in 0..400 {
+        hanging.push(
+            harness
+                .publish_to(&hang, &format!("evt_hang_{event}"), "{}")
+                .await,
+        );
+    }
+    // 12 s in: the 32 attempts in flight hang until 15 s.
+    harness.run_for(12).await;
+    let now = harness.transport.clock.now();
+    let (mut leased, mut handed_back) = (0, 0);
+    for id in &hanging {
+        let delivery = harness.delivery(id).await;
+        assert_eq!(delivery.attempts, 0, "no attempt has ended yet");
+        if delivery.lease_until.is_some_and(|until| until > now) {
+            leased += 1;
+        } else {
+            handed_back += 1;
+            let due = delivery.next_attempt_at.expect("pending");
+            // Not back every 250 ms: the endpoint has finished nothing for seconds.
+            assert!(
+                due.since(now) >= Duration::from_secs(2),
+                "due {:?} after now",
+                due.since(now)
+            );
+        }
+    }
+    // 32 in flight plus at most 4 x 32 waiting in memory; the rest are in the store.
+    assert_eq!(leased, 32 + 128);
+    assert_eq!(handed_back, 400 - 160);
+    assert_eq!(harness.sent().len(), 32);
+    harness.stop().await;
+}

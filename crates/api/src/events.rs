@@ -181,6 +181,7 @@ pub(crate) async fn ingest_batch(
     TenantScope(tenant): TenantScope,
     Body(body): Body,
 ) -> Result<Response, ApiError> {
+    let _turn = state.batch_turn().await;
     let mut fields = Fields::parse(&body, &["events"])?;
     let raw = fields
         .raw("events")

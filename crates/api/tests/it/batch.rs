@@ -3,7 +3,9 @@
 
 use serde_json::json;
 
-use crate::support::{strings, Api};
+use tower::ServiceExt;
+
+use crate::support::{strings, Api, ADMIN};
 
 #[tokio::test]
 async fn accepts_every_valid_item_and_reports_each_refusal() {
@@ -114,4 +116,42 @@ async fn refuses_malformed_batches_whole() {
         .await;
     assert_eq!(reply.status, 400);
     assert!(api.list("/v1/tenants/acme/events").await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_beyond_the_turns_all_complete() {
+    // More batches at once than take turns (two): the rest wait for a turn, none is
+    // refused or lost.
+    let api = Api::new();
+    api.tenant("acme").await;
+    api.endpoint("acme", &["*"], true).await;
+    let mut requests = tokio::task::JoinSet::new();
+    for batch in 0..6 {
+        let events: Vec<_> = (0..50)
+            .map(|n| json!({"type": "email.sent", "id": format!("evt_c{batch}_{n}"), "data": {"n": n}}))
+            .collect();
+        let request = axum::http::Request::post("/v1/tenants/acme/events/batch")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "events": events }).to_string(),
+            ))
+            .unwrap();
+        let router = api.router();
+        requests.spawn(async move { router.oneshot(request).await.unwrap().status().as_u16() });
+    }
+    let statuses = requests.join_all().await;
+    assert_eq!(statuses, [200; 6]);
+    for batch in 0..6 {
+        for n in [0, 49] {
+            let reply = api
+                .admin(
+                    "GET",
+                    &format!("/v1/tenants/acme/events/evt_c{batch}_{n}"),
+                    None,
+                )
+                .await;
+            assert_eq!(reply.status, 200, "evt_c{batch}_{n}");
+        }
+    }
 }

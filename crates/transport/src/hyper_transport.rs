@@ -31,7 +31,14 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Idle connections kept per host; more than this many parallel attempts still work,
 /// their connections are just not all kept.
-const POOL_MAX_IDLE_PER_HOST: usize = 16;
+///
+/// Many endpoints often share one host (one receiver service, paths per customer), so
+/// this is well above the engine's per-endpoint cap of 32: with 16, eight busy
+/// endpoints on one host opened and closed a connection for most attempts (connect and
+/// shutdown were 4 % of Herald's CPU at saturation, docs/performance.md). Idle
+/// connections only exist after as many were in flight at once, which the engine
+/// bounds (1,024 by default), and close after [`POOL_IDLE_TIMEOUT`].
+const POOL_MAX_IDLE_PER_HOST: usize = 256;
 
 /// Response headers kept when the body is withheld: what the retry policy and the log
 /// need, nothing that could carry the internal service's data.

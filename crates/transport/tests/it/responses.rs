@@ -186,3 +186,32 @@ async fn keep_alive_reuses_the_connection() {
         stub.connections()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_attempts_to_one_host_keep_their_connections() {
+    // Several endpoints on one host, each with attempts in flight: the connections a
+    // wave opened are all kept for the next waves, not closed and opened again.
+    let stub = Stub::start(|| reply(204, "")).await;
+    let transport = loopback_transport();
+    const PARALLEL: usize = 64;
+    let mut after_wave = Vec::new();
+    for _ in 0..3 {
+        let mut wave = tokio::task::JoinSet::new();
+        for endpoint in 0..PARALLEL {
+            let transport = transport.clone();
+            let url = stub.url(&format!("/hook/{endpoint}"));
+            wave.spawn(async move { transport.send(post(&url, "{}")).await.map(|r| r.status) });
+        }
+        for status in wave.join_all().await {
+            assert_eq!(status.expect("the stub answers"), 204);
+        }
+        after_wave.push(stub.connections());
+    }
+    assert_eq!(stub.requests().len(), 3 * PARALLEL);
+    assert!(after_wave[0] <= PARALLEL, "{after_wave:?}");
+    // A few may race a connection being handed back (see above), not a wave's worth.
+    assert!(
+        after_wave[2] - after_wave[0] < PARALLEL / 4,
+        "connections after each wave: {after_wave:?}"
+    );
+}

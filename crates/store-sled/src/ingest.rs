@@ -46,6 +46,27 @@ impl SledStore {
     ) -> Result<u64, StoreError> {
         let _guard = self.ingest_lock();
         let mut framed = Vec::new();
+        let written = self.write_items(items, outcomes, handover, &mut framed);
+        // What reached sled goes to the log even when a later item failed: a repeat of
+        // an event written here finds it in sled and is answered as a duplicate once
+        // its barrier is durable, which must cover the original's record too. (The
+        // failed item's own record may be among them; replaying an event whose
+        // request failed only delivers what the client may send again anyway.)
+        // Empty when every item was a duplicate: then it is a barrier, so a duplicate
+        // is not answered as accepted before its original (maybe a concurrent
+        // request) is on disk.
+        let ticket = self.wal.submit(framed)?;
+        written.map(|()| ticket)
+    }
+
+    /// Writes the new events of `items` to sled and frames their log records.
+    fn write_items(
+        &self,
+        items: &[(&Event, &[Delivery])],
+        outcomes: &mut Vec<InsertOutcome>,
+        handover: &mut Handover,
+        framed: &mut Vec<u8>,
+    ) -> Result<(), StoreError> {
         // Ids written by this call, so a repeat within it is a duplicate too.
         let mut in_batch: HashMap<(&str, &str), usize> = HashMap::new();
         for &(event, deliveries) in items {
@@ -75,14 +96,11 @@ impl SledStore {
             // One log record per event, each guarded by its own event key, all made
             // durable by one write and one sync.
             let puts = Self::event_puts(event_key, event, &written)?;
-            puts.frame_into(&mut framed);
+            puts.frame_into(framed);
             self.write_event(&puts)?;
             outcomes.push(InsertOutcome::Inserted);
         }
-        // Empty when every item was a duplicate: then it is a barrier, so a duplicate
-        // is not answered as accepted before its original (maybe a concurrent
-        // request) is on disk.
-        self.wal.submit(framed)
+        Ok(())
     }
 
     /// Waits until ingest's log ticket is durable, then hands its claims over.
@@ -91,14 +109,18 @@ impl SledStore {
         ticket: u64,
         handover: Handover,
     ) -> Result<(), StoreError> {
-        if let Err(error) = self.wal.durable(ticket).await {
-            // Not accepted; the leased deliveries stay in sled and are taken again
-            // when their lease runs out.
-            self.fresh.cancel(handover.reservation);
-            return Err(error);
-        }
-        if !handover.claims.is_empty() {
-            self.fresh.push(handover);
+        // If the wait fails, or this future is dropped during it (the client went
+        // away), the room reserved for the claims is given back: the leased deliveries
+        // stay in sled and are taken when their lease runs out.
+        let mut waiting = Waiting {
+            store: self,
+            handover: Some(handover),
+        };
+        self.wal.durable(ticket).await?;
+        if let Some(handover) = waiting.handover.take() {
+            if !handover.claims.is_empty() {
+                self.fresh.push(handover);
+            }
         }
         Ok(())
     }
@@ -170,5 +192,20 @@ impl SledStore {
             Self::add_delivery(&mut puts, delivery)?;
         }
         Ok(puts)
+    }
+}
+
+/// Claims of an ingest waiting for its log record; dropped unused, their reserved room
+/// is given back.
+struct Waiting<'s> {
+    store: &'s SledStore,
+    handover: Option<Handover>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(handover) = self.handover.take() {
+            self.store.fresh.cancel(handover.reservation);
+        }
     }
 }

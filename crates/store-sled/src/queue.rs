@@ -12,6 +12,7 @@
 //! that time in that queue); anything else is left over from a write a crash cut
 //! short (see `Ops`) and is dropped when met.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,6 +108,9 @@ impl SledStore {
             .peekable();
         let mut ops = Ops::default();
         let mut claims = Vec::new();
+        // Queue entries met in this call: a claim from memory that is claimed through
+        // its lease entry may meet that entry again in the scan of expired leases.
+        let mut met = HashSet::new();
         while claims.len() < max {
             // Oldest first across the claims in memory and both queues.
             let fresh_due = self.fresh.front_due_ms().filter(|&due| due <= now_ms);
@@ -118,7 +122,7 @@ impl SledStore {
                     let Some(fresh) = self.fresh.pop_due(now_ms) else {
                         continue;
                     };
-                    self.claim_fresh(fresh, now, lease, &mut ops)?
+                    self.claim_fresh(fresh, now, lease, &mut met, &mut ops)?
                 }
                 Source::Due | Source::Expired => {
                     let entry = if source == Source::Due {
@@ -128,7 +132,7 @@ impl SledStore {
                     };
                     let Some(entry) = entry else { break };
                     let (key, _) = entry.map_err(unavailable("scan queue"))?;
-                    self.claim_entry(&key, source, now, lease_until, &mut ops)?
+                    self.claim_entry(&key, source, now, lease_until, &mut met, &mut ops)?
                 }
             };
             if let Some(claim) = claim {
@@ -147,6 +151,7 @@ impl SledStore {
         fresh: FreshClaim,
         now: Timestamp,
         lease: Duration,
+        met: &mut HashSet<Vec<u8>>,
         ops: &mut Ops,
     ) -> Result<Option<Claim>, StoreError> {
         let FreshClaim {
@@ -174,7 +179,7 @@ impl SledStore {
             delivery.tenant.as_str(),
             delivery.id.as_str(),
         );
-        self.claim_entry(&key, Source::Fresh, now, now.plus(lease), ops)
+        self.claim_entry(&key, Source::Fresh, now, now.plus(lease), met, ops)
     }
 
     /// Claims the delivery of one queue entry, or drops the entry if it is stale.
@@ -184,8 +189,12 @@ impl SledStore {
         source: Source,
         now: Timestamp,
         lease_until: Timestamp,
+        met: &mut HashSet<Vec<u8>>,
         ops: &mut Ops,
     ) -> Result<Option<Claim>, StoreError> {
+        if !met.insert(key.to_vec()) {
+            return Ok(None);
+        }
         let Some((queued_at, tenant, delivery_id)) = keys::parse_due(key) else {
             return Err(StoreError::new(
                 StoreErrorKind::Corrupt,
@@ -216,9 +225,48 @@ impl SledStore {
             ],
         );
         let Some(event) = self.get_record::<Event>(&event_key)? else {
-            // Ingest writes the event record last, under its own lock: this one is
-            // being written right now. Leave the entry for the next claim. (After a
-            // crash, replay of the write-ahead log completes such an event at open.)
+            // Ingest writes the event record last, under its own lock: usually this one
+            // is being written right now, and the entry is left for the next claim.
+            // Once the lock is free and the event is still missing, ingest stopped
+            // part-way (a failed write, or a crash: replay at open completes every
+            // event that was accepted), so the delivery was never accepted: it goes,
+            // with its indexes, or its entry would stay due forever.
+            let ingest_idle = match self.ingest_lock.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if ingest_idle.is_some()
+                && !self
+                    .db
+                    .contains_key(&event_key)
+                    .map_err(unavailable("read event"))?
+            {
+                tracing::warn!(
+                    delivery = delivery_id,
+                    "dropping a delivery whose event was never accepted"
+                );
+                let tenant_bytes = tenant.as_bytes();
+                let id_bytes = delivery_id.as_bytes();
+                ops.remove(keys::key(
+                    b'E',
+                    &[
+                        tenant_bytes,
+                        delivery.event_id.as_str().as_bytes(),
+                        id_bytes,
+                    ],
+                ));
+                ops.remove(keys::key(
+                    b'P',
+                    &[
+                        tenant_bytes,
+                        delivery.endpoint_id.as_str().as_bytes(),
+                        id_bytes,
+                    ],
+                ));
+                ops.remove(keys::delivery(tenant, delivery_id));
+                ops.remove(key.to_vec());
+            }
             return Ok(None);
         };
         let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;

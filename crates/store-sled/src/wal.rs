@@ -180,8 +180,26 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io_error("sync the write-ahead log directory"))
 }
 
-/// Applies every record of the log files in `dir` whose guard key sled lacks, flushes
-/// sled, and deletes the files. Returns how many records were applied and the next
+/// Flushes sled and makes its data file durable, before a log file that backs its
+/// contents is deleted. sled's `flush` ends in `sync_file_range`, which covers neither
+/// the file's metadata nor the disk's cache (only sled's periodic flusher calls
+/// `sync_all`), so the file is synced here too. `wal_dir` is inside sled's directory.
+fn make_sled_durable(db: &sled::Db, wal_dir: &Path) -> Result<(), StoreError> {
+    db.flush()
+        .map_err(crate::codec::unavailable("flush sled"))?;
+    let Some(data) = wal_dir.parent().map(|parent| parent.join("db")) else {
+        return Ok(());
+    };
+    match File::open(&data) {
+        Ok(file) => file.sync_all().map_err(io_error("sync sled's data file")),
+        // A temporary database may keep no file by this name.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(io_error("open sled's data file to sync it")(error)),
+    }
+}
+
+/// Applies every record of the log files in `dir` whose guard key sled lacks, makes
+/// sled durable, and deletes the files. Returns how many records were applied and the next
 /// file sequence number.
 fn replay(dir: &Path, db: &sled::Db) -> Result<(usize, u64), StoreError> {
     let files = wal_files(dir)?;
@@ -213,8 +231,9 @@ fn replay(dir: &Path, db: &sled::Db) -> Result<(usize, u64), StoreError> {
             applied += 1;
         }
     }
-    db.flush()
-        .map_err(crate::codec::unavailable("replay: flush"))?;
+    if !files.is_empty() {
+        make_sled_durable(db, dir)?;
+    }
     for (_, path) in &files {
         fs::remove_file(path).map_err(io_error("remove a replayed write-ahead log"))?;
     }
@@ -434,9 +453,10 @@ impl Writer {
         self.seq += 1;
         self.written = 0;
         let db = self.db.clone();
+        let dir = self.dir.clone();
         let handle = std::thread::Builder::new()
             .name("herald-wal-checkpoint".into())
-            .spawn(move || match db.flush() {
+            .spawn(move || match make_sled_durable(&db, &dir) {
                 Ok(_) => {
                     if let Err(error) = fs::remove_file(&old) {
                         tracing::error!(%error, file = %old.display(), "cannot remove a retired write-ahead log");

@@ -184,3 +184,87 @@ async fn stale_queue_entries_left_by_a_cut_write_are_dropped_not_claimed() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn deliveries_of_an_event_that_was_never_accepted_are_dropped_not_due_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-cut", at(2000));
+    let orphan = delivery(&sent, &target.id);
+    {
+        let store = open_at(dir.path(), T0);
+        store.create_tenant(&acme).await.unwrap();
+        store.put_endpoint(&target).await.unwrap();
+        store
+            .insert_event(&sent, std::slice::from_ref(&orphan))
+            .await
+            .unwrap();
+    }
+    // The crash: ingest had written the deliveries to sled and sled flushed them, but
+    // neither the event record (written last) nor the log record got to disk, so the
+    // event was never accepted.
+    {
+        let db = raw(dir.path());
+        for tag in [b"v/", b"V/"] {
+            for key in db.scan_prefix(tag).keys() {
+                db.remove(key.unwrap()).unwrap();
+            }
+        }
+        db.flush().unwrap();
+        std::fs::remove_dir_all(dir.path().join("herald-wal")).unwrap();
+    }
+    let store = open_at(dir.path(), at(3000));
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at(2000)));
+    assert!(store
+        .claim_due(at(3000), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+    // Not due again and again: the entry and the delivery are gone.
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+    assert_eq!(
+        store.get_delivery(&acme.id, &orphan.id).await.unwrap(),
+        None
+    );
+    let listed = store
+        .list_deliveries(
+            &acme.id,
+            &DeliveryFilter::default(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert!(listed.items.is_empty());
+}
+
+#[tokio::test]
+async fn a_claim_held_in_memory_past_its_lease_is_handed_out_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-late", at(2000));
+    let pending = delivery(&sent, &target.id);
+    let store = open_at(dir.path(), T0);
+    store.create_tenant(&acme).await.unwrap();
+    store.put_endpoint(&target).await.unwrap();
+    // The engine has claimed once, so ingest leases new deliveries and keeps their
+    // claims in memory.
+    assert!(store
+        .claim_due(at(1500), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .insert_event(&sent, std::slice::from_ref(&pending))
+        .await
+        .unwrap();
+    // Not claimed until after its lease from ingest ran out: the claim in memory and
+    // the expired lease entry are the same delivery.
+    let late = at(2000 + 60_000 + 1000);
+    let claims = store.claim_due(late, 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].delivery.id, pending.id);
+    assert_eq!(claims[0].delivery.lease_until, Some(late.plus(LEASE)));
+    assert!(store.claim_due(late, 10, LEASE).await.unwrap().is_empty());
+}

@@ -45,7 +45,9 @@ const MAX_GROUP_BYTES: usize = 8 << 20;
 /// syncs under load covered two or three events each (docs/performance.md). A record
 /// that arrives sooner than this after the previous sync started waits for the rest of
 /// the interval, gathering what else arrives; one that arrives later is synced at once,
-/// so a lone request never waits.
+/// so a lone request never waits. Only while syncs cover more than one submission: a
+/// single client sending one event after another is not kept waiting either (without
+/// that, it got one event per 1.1 ms instead of per 0.5 ms).
 const MIN_SYNC_INTERVAL: Duration = Duration::from_millis(1);
 
 /// Key/value pairs written as one sled batch and, for ingest, one log record.
@@ -391,11 +393,17 @@ impl Writer {
         let mut durable = 0u64;
         // When the previous sync started; nothing waits for the first one.
         let mut last_sync: Option<Instant> = None;
+        // Submissions the previous sync covered. One means a lone writer (a client
+        // sending events one after the other): it would only wait out the interval
+        // for nothing, so the next record is synced at once.
+        let mut last_taken = 0u64;
         while let Ok(first) = rx.recv() {
             group.clear();
             group.extend_from_slice(&first);
             let mut taken = 1u64;
-            let gather_until = last_sync.map(|started| started + MIN_SYNC_INTERVAL);
+            let gather_until = last_sync
+                .filter(|_| last_taken > 1)
+                .map(|started| started + MIN_SYNC_INTERVAL);
             while group.len() < MAX_GROUP_BYTES {
                 let more = match gather_until {
                     Some(deadline) => {
@@ -428,6 +436,7 @@ impl Writer {
                 break;
             }
             durable += taken;
+            last_taken = taken;
             state.send_modify(|state| state.durable = durable);
             self.written += group.len() as u64;
             if self.written >= ROTATE_BYTES {

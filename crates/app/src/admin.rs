@@ -21,6 +21,9 @@ pub(crate) async fn resolve_admin_key(
             store
                 .put_setting(ADMIN_KEY_SETTING, hash.as_bytes())
                 .await?;
+            if stored.is_some() {
+                tracing::warn!("the configured admin key replaces the stored one; the previous key no longer works");
+            }
         }
         return Ok(hash);
     }

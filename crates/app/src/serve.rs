@@ -54,8 +54,24 @@ pub async fn build_deps(settings: &Settings, store: Arc<dyn Store>) -> anyhow::R
     .context("cannot set up the HTTP client")?;
     let require_https = settings.require_https;
     let url_check: herald_api::UrlCheck = Arc::new(move |url: &str| {
-        let parsed = herald_transport::url::check_endpoint_url(url, &policy)
-            .map_err(|error| error.to_string())?;
+        let parsed =
+            herald_transport::url::check_endpoint_url(url, &policy).map_err(|error| {
+                use herald_transport::url::UrlError;
+                // Cloud metadata stays blocked whatever the settings: no hint for it.
+                let allowable = match &error {
+                    UrlError::Blocked { reason } => {
+                        reason.range != herald_transport::ReservedRange::CloudMetadata
+                    }
+                    UrlError::LocalhostName { .. } => true,
+                    _ => false,
+                };
+                if allowable {
+                    // Says how to allow it, for development against a local receiver.
+                    format!("{error}; to deliver to private or loopback addresses, start Herald with --allow-private-networks or --allowed-cidrs")
+                } else {
+                    error.to_string()
+                }
+            })?;
         if require_https && parsed.scheme().as_str() != "https" {
             return Err("scheme must be https (this server requires https endpoints)".to_owned());
         }

@@ -121,6 +121,8 @@ pub(crate) async fn prepare(
             limit,
         });
     }
+    crate::json_text::check_json_text(data.get())
+        .map_err(|message| ApiError::invalid("data", message))?;
     if def.strict {
         check_required_fields(&def, data.get())?;
     }

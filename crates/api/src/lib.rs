@@ -26,6 +26,7 @@ mod events;
 mod extract;
 mod fields;
 mod health;
+mod json_text;
 mod logs;
 mod routes;
 mod server;

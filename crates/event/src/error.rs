@@ -6,10 +6,10 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
     /// An id that is empty, too long or uses characters outside `[A-Za-z0-9_.-]`.
-    #[error("must be 1 to 128 characters of A-Z, a-z, 0-9, '_', '-' or '.'")]
+    #[error("must be 1 to 128 characters of A-Z, a-z, 0-9, '_', '-' or '.', and not '.' or '..'")]
     InvalidId,
     /// A timestamp that is not RFC 3339.
-    #[error("must be an RFC 3339 timestamp such as 2026-12-03T15:04:05.123Z")]
+    #[error("must be an RFC 3339 timestamp from 1970 on, such as 2026-12-03T15:04:05.123Z")]
     InvalidTimestamp,
     /// An event type name that is not `segment.segment` of lowercase letters, digits, `_`.
     #[error("must be lowercase dot-separated words such as email.sent")]

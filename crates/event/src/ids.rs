@@ -83,10 +83,11 @@ fn increment(mut digits: [u8; RANDOM_CHARS]) -> Option<[u8; RANDOM_CHARS]> {
     None
 }
 
-/// Checks an id chosen by a client: 1 to 128 characters of `[A-Za-z0-9_.-]`.
+/// Checks an id chosen by a client: 1 to 128 characters of `[A-Za-z0-9_.-]`, not `.`
+/// or `..` (URL clients collapse those path segments, so the id could not be read back).
 pub fn validate_client_id(id: &str) -> Result<(), EventError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
-    if id.is_empty() || id.len() > 128 || !id.chars().all(allowed) {
+    if id.is_empty() || id.len() > 128 || !id.chars().all(allowed) || id == "." || id == ".." {
         return Err(EventError::InvalidId);
     }
     Ok(())
@@ -212,6 +213,13 @@ mod tests {
         assert_eq!(validate_client_id(""), Err(EventError::InvalidId));
         assert_eq!(validate_client_id("a b"), Err(EventError::InvalidId));
         assert_eq!(validate_client_id("a/b"), Err(EventError::InvalidId));
+        assert_eq!(validate_client_id("."), Err(EventError::InvalidId));
+        assert_eq!(validate_client_id(".."), Err(EventError::InvalidId));
+        assert_eq!(
+            validate_client_id("..."),
+            Ok(()),
+            "only the two dot segments"
+        );
         assert_eq!(
             validate_client_id(&"x".repeat(129)),
             Err(EventError::InvalidId)

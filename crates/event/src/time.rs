@@ -249,6 +249,13 @@ mod tests {
     #[test]
     fn parses_rfc3339_forms() {
         check("2026-12-03T15:04:05.123Z", Some(1_796_310_245_123));
+        check("1969-12-31T23:59:59Z", None);
+        assert_eq!(
+            Timestamp::parse_rfc3339("1969-12-31T23:59:59Z")
+                .unwrap_err()
+                .to_string(),
+            "must be an RFC 3339 timestamp from 1970 on, such as 2026-12-03T15:04:05.123Z"
+        );
         check("2026-12-03T15:04:05Z", Some(1_796_310_245_000));
         check("2026-12-03t15:04:05.1234567z", Some(1_796_310_245_123));
         check("2026-12-03T16:04:05.123+01:00", Some(1_796_310_245_123));

@@ -433,3 +433,32 @@ async fn deeply_nested_schemas_are_refused_so_the_catalog_stays_readable() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json()["data"].as_array().unwrap().len(), 9);
 }
+
+#[tokio::test]
+async fn data_that_breaks_common_receivers_is_refused_and_nothing_is_stored() {
+    let api = Api::new();
+    api.tenant("acme").await;
+    api.endpoint("acme", &["*"], true).await;
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    for data in [
+        format!(r#"{{"a":{deep}}}"#),
+        r#"{"a":"\ud800"}"#.to_owned(),
+        r#"{"a":1e999999}"#.to_owned(),
+    ] {
+        let body = format!(r#"{{"type":"email.sent","data":{data}}}"#);
+        let reply = api
+            .admin_raw("POST", "/v1/tenants/acme/events", body.as_bytes())
+            .await;
+        reply.invalid("data");
+        let batch = format!(r#"{{"events":[{{"type":"email.sent","data":{data}}}]}}"#);
+        let reply = api
+            .admin_raw("POST", "/v1/tenants/acme/events/batch", batch.as_bytes())
+            .await;
+        assert_eq!(reply.status, 207, "{}", reply.text());
+        assert_eq!(
+            reply.json()["results"][0]["error"]["errors"][0]["field"],
+            "events[0].data"
+        );
+    }
+    assert!(api.list("/v1/tenants/acme/events").await.is_empty());
+}

@@ -190,13 +190,18 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|_| ApiError::MalformedQuery)?;
-        Ok(QueryParams(pairs))
+        QueryParams::from_uri(&parts.uri)
     }
 }
 
 impl QueryParams {
+    /// The parameters of `uri`'s query, in order.
+    pub(crate) fn from_uri(uri: &http::Uri) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
+            .map_err(|_| ApiError::MalformedQuery)?;
+        Ok(QueryParams(pairs))
+    }
+
     /// Removes and returns parameter `name`; given twice is a 422.
     pub(crate) fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         let mut values = Vec::new();

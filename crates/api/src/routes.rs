@@ -10,11 +10,12 @@
 //! behind `herald_http_requests_total`.
 
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
 
+use crate::extract::QueryParams;
 use crate::{catalog, endpoints, events, health, logs, tenants, ApiError, ApiState};
 
 /// Every route of the API as (HTTP method, path template), in documentation order.
@@ -81,7 +82,25 @@ fn handler_for(method: &str, path: &str) -> Option<MethodRouter<ApiState>> {
         ("GET", "/metrics") => get(health::metrics),
         _ => return None,
     };
-    Some(handler)
+    if query_allowed(method, path) {
+        Some(handler)
+    } else {
+        Some(handler.route_layer(from_fn(refuse_query)))
+    }
+}
+
+/// Whether a route may be called with a query: the lists (`GET` of a collection), which
+/// refuse parameters they do not know themselves, and the health and metrics probes,
+/// which ignore a query (monitors add cache busters).
+fn query_allowed(method: &str, path: &str) -> bool {
+    method == "GET" && !path.ends_with("/{id}")
+}
+
+/// A 422 naming the first query parameter of a request to a route that reads none: a
+/// client's `?dry_run=true` or `?id=...` must not turn silently into a real write.
+async fn refuse_query(request: Request, next: Next) -> Result<Response, ApiError> {
+    QueryParams::from_uri(request.uri())?.finish()?;
+    Ok(next.run(request).await)
 }
 
 /// The API router over `state`: every route of [`ROUTES`], problem answers for unknown

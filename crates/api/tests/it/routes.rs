@@ -2,8 +2,9 @@
 //! methods 405, both as problems.
 
 use herald_api::ROUTES;
+use serde_json::json;
 
-use crate::support::Api;
+use crate::support::{strings, Api};
 
 #[tokio::test]
 async fn every_listed_route_is_served() {
@@ -47,4 +48,50 @@ async fn unknown_paths_are_404_and_wrong_methods_405() {
     api.send("DELETE", "/healthz", None, None, &[])
         .await
         .problem(405);
+}
+
+#[tokio::test]
+async fn query_parameters_on_routes_that_read_none_are_refused_before_anything_happens() {
+    let api = Api::new();
+    api.tenant("acme").await;
+    api.endpoint("acme", &["*"], true).await;
+    let reply = api
+        .admin(
+            "POST",
+            "/v1/tenants/acme/events?dry_run=true",
+            Some(json!({"type": "email.sent", "data": {}})),
+        )
+        .await;
+    reply.invalid("dry_run");
+    let reply = api
+        .admin(
+            "POST",
+            "/v1/tenants/acme/events/batch?id=evt_1",
+            Some(json!({"events": [{"type": "email.sent", "data": {}}]})),
+        )
+        .await;
+    reply.invalid("id");
+    assert!(api.list("/v1/tenants/acme/events").await.is_empty());
+    assert!(api.list("/v1/tenants/acme/deliveries").await.is_empty());
+
+    let reply = api
+        .admin(
+            "POST",
+            "/v1/tenants?x=1",
+            Some(json!({"id": "beta", "name": "B"})),
+        )
+        .await;
+    reply.invalid("x");
+    assert_eq!(strings(&api.list("/v1/tenants").await, "id"), ["acme"]);
+    api.admin("GET", "/v1/tenants/acme/events/evt_1?x=1", None)
+        .await
+        .invalid("x");
+    // Lists read their own parameters; probes ignore a query.
+    assert_eq!(
+        api.admin("GET", "/v1/tenants/acme/events?limit=5", None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(api.admin("GET", "/healthz?_=123", None).await.status, 200);
 }

@@ -18,8 +18,23 @@ impl SledStore {
         prefix: &[u8],
         cursor: Option<&str>,
         limit: usize,
+        load: impl FnMut(&[u8], &[u8]) -> Result<Option<T>, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        self.scan_page_within(prefix, cursor, limit, (usize::MAX, |_| 0), load)
+    }
+
+    /// Like `scan_page`, and also ends the page (with a cursor) once the items kept
+    /// weigh `budget.0` by `budget.1`; a page holds at least one item.
+    pub(crate) fn scan_page_within<T>(
+        &self,
+        prefix: &[u8],
+        cursor: Option<&str>,
+        limit: usize,
+        budget: (usize, impl Fn(&T) -> usize),
         mut load: impl FnMut(&[u8], &[u8]) -> Result<Option<T>, StoreError>,
     ) -> Result<Page<T>, StoreError> {
+        let (max_weight, weigh) = budget;
+        let mut weight = 0usize;
         let limit = limit.max(1);
         let end = match cursor {
             Some(cursor) => keys::key_of_cursor(cursor, prefix)
@@ -38,11 +53,12 @@ impl SledStore {
         for entry in self.db.range(prefix.to_vec()..end).rev() {
             let (key, value) = entry.map_err(unavailable("scan index"))?;
             if let Some(item) = load(&key, &value)? {
-                if items.len() == limit {
+                if items.len() == limit || weight >= max_weight {
                     // There is at least one more item: hand out a cursor.
                     let next_cursor = last_key.map(|key| keys::cursor_of(&key, prefix));
                     return Ok(Page { items, next_cursor });
                 }
+                weight = weight.saturating_add(weigh(&item));
                 items.push(item);
                 last_key = Some(key.to_vec());
             }

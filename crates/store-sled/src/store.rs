@@ -357,28 +357,37 @@ impl Store for SledStore {
         page: &PageRequest,
     ) -> Result<Page<Event>, StoreError> {
         let prefix = keys::prefix(b'V', &[tenant.as_str().as_bytes()]);
-        self.scan_page(&prefix, page.cursor.as_deref(), page.limit, |key, _| {
-            let rest = &key[prefix.len()..];
-            let received: [u8; 8] = rest
-                .get(..8)
-                .and_then(|bytes| bytes.try_into().ok())
-                .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "event index key"))?;
-            let received = Timestamp::from_millis(u64::from_be_bytes(received));
-            if filter.until.is_some_and(|until| received >= until)
-                || filter.since.is_some_and(|since| received < since)
-            {
-                return Ok(None);
-            }
-            let event_id = &rest[8..];
-            let event: Option<Event> =
-                self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), event_id]))?;
-            Ok(event.filter(|event| {
-                filter
-                    .event_type
-                    .as_ref()
-                    .is_none_or(|wanted| &event.event_type == wanted)
-            }))
-        })
+        // Payloads of up to 256 KiB each: a page of 1,000 could be 250 MB in memory,
+        // so it ends once its payloads pass the budget and the cursor goes on from there.
+        let budget = (PAGE_PAYLOAD_BUDGET, |event: &Event| event.payload.len());
+        self.scan_page_within(
+            &prefix,
+            page.cursor.as_deref(),
+            page.limit,
+            budget,
+            |key, _| {
+                let rest = &key[prefix.len()..];
+                let received: [u8; 8] = rest
+                    .get(..8)
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .ok_or_else(|| StoreError::new(StoreErrorKind::Corrupt, "event index key"))?;
+                let received = Timestamp::from_millis(u64::from_be_bytes(received));
+                if filter.until.is_some_and(|until| received >= until)
+                    || filter.since.is_some_and(|since| received < since)
+                {
+                    return Ok(None);
+                }
+                let event_id = &rest[8..];
+                let event: Option<Event> =
+                    self.get_record(&keys::key(b'v', &[tenant.as_str().as_bytes(), event_id]))?;
+                Ok(event.filter(|event| {
+                    filter
+                        .event_type
+                        .as_ref()
+                        .is_none_or(|wanted| &event.event_type == wanted)
+                }))
+            },
+        )
     }
 
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
@@ -494,3 +503,6 @@ impl Store for SledStore {
         })
     }
 }
+
+/// The payload bytes after which a page of events ends early (with a cursor).
+pub(crate) const PAGE_PAYLOAD_BUDGET: usize = 4 << 20;

@@ -10,5 +10,6 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod fresh;
+mod pages;
 mod reopen;
 mod support;

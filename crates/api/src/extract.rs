@@ -167,6 +167,20 @@ impl FromRequest<ApiState> for Body {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &ApiState) -> Result<Self, ApiError> {
+        let limit = state.config().max_body_bytes;
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            // Refused before reading: the answer does not wait for a body that will
+            // not fit.
+            return Err(ApiError::TooLarge {
+                what: "request body",
+                limit,
+            });
+        }
         // A client that trickles its body (slowloris) is cut off rather than holding a
         // connection and a task forever.
         let read = tokio::time::timeout(BODY_TIMEOUT, Bytes::from_request(request, state));

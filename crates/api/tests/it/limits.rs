@@ -113,3 +113,22 @@ async fn limits_are_configurable() {
         "request body is larger than the limit of 100 bytes"
     );
 }
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_413_before_the_body_is_read() {
+    let api = Api::new();
+    api.tenant("acme").await;
+    // The body that follows is small: the answer comes from the declared length alone,
+    // so a client announcing 2 MB and stalling is not kept waiting for its timeout.
+    let reply = api
+        .send(
+            "POST",
+            "/v1/tenants/acme/events",
+            Some(crate::support::ADMIN),
+            Some(br#"{"type":"email.sent","data":{}}"#.to_vec()),
+            &[("content-length", "2000000")],
+        )
+        .await;
+    assert!(reply.problem(413).is_empty());
+    assert!(api.list("/v1/tenants/acme/events").await.is_empty());
+}

@@ -108,6 +108,14 @@ pub(crate) async fn create(
             ));
         }
     }
+    // Test mode sends the sample as `data`: it must fit the payload limit like any.
+    let limit = state.config().max_payload_bytes;
+    if serde_json::to_vec(&sample).map_or(usize::MAX, |bytes| bytes.len()) > limit {
+        return Err(ApiError::invalid(
+            "sample",
+            format!("must be at most {limit} bytes as JSON, the payload limit"),
+        ));
+    }
     let strict = fields.optional_bool("strict")?.unwrap_or(false);
     if state.event_type(&name).await?.is_some() {
         return Err(ApiError::Conflict(format!(

@@ -34,6 +34,12 @@ pub(crate) async fn create(
     if name.trim().is_empty() {
         return Err(ApiError::invalid("name", "must not be empty"));
     }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            "must not contain control characters",
+        ));
+    }
     let now = now();
     let id = match id {
         Some(id) => {

@@ -462,3 +462,28 @@ async fn data_that_breaks_common_receivers_is_refused_and_nothing_is_stored() {
     }
     assert!(api.list("/v1/tenants/acme/events").await.is_empty());
 }
+
+#[tokio::test]
+async fn an_event_type_sample_must_fit_the_payload_limit() {
+    let api = Api::new();
+    // Test mode sends the sample as `data`, so it is held to the same 256 KiB.
+    let large = json!({
+        "name": "crm.synced",
+        "description": "a sample too large to send",
+        "sample": {"blob": "x".repeat(300_000)},
+    });
+    api.admin("POST", "/v1/event-types", Some(large))
+        .await
+        .invalid("sample");
+    let fits = json!({
+        "name": "crm.synced",
+        "description": "a sample that fits",
+        "sample": {"blob": "x".repeat(200_000)},
+    });
+    assert_eq!(
+        api.admin("POST", "/v1/event-types", Some(fits))
+            .await
+            .status,
+        201
+    );
+}

@@ -140,3 +140,18 @@ async fn keys_need_an_existing_tenant_and_an_empty_body() {
         .await;
     assert_eq!(reply.status, 201);
 }
+
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    let api = Api::new();
+    for name in ["a\u{0}b", "line\nbreak", "bell\u{7}"] {
+        api.admin(
+            "POST",
+            "/v1/tenants",
+            Some(json!({"id": "acme", "name": name})),
+        )
+        .await
+        .invalid("name");
+    }
+    assert!(api.list("/v1/tenants").await.is_empty());
+}

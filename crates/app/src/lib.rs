@@ -69,10 +69,7 @@ fn run_herald(cli: cli::HeraldCli) -> anyhow::Result<()> {
         }
         cli::HeraldCommand::CheckConfig => {
             let settings = Settings::load(&cli.global)?;
-            let mut shown = settings.clone();
-            shown.admin_key = shown.admin_key.map(|_| "[redacted]".to_owned());
-            shown.postgres_url = shown.postgres_url.map(|_| "[redacted]".to_owned());
-            println!("{shown:#?}");
+            print!("{}", settings.to_toml());
             Ok(())
         }
     }

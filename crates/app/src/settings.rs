@@ -79,6 +79,64 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings as a config file would give them, every name as the file spells it
+    /// (what `herald check-config` prints). Secrets are not shown: a set admin key or
+    /// PostgreSQL URL is a comment.
+    pub fn to_toml(&self) -> String {
+        let mut lines = vec![
+            format!("listen = {}", toml_string(&self.listen.to_string())),
+            format!(
+                "data_dir = {}",
+                toml_string(&self.data_dir.display().to_string())
+            ),
+        ];
+        if self.admin_key.is_some() {
+            lines.push("# admin_key is set (not shown)".to_owned());
+        }
+        let cidrs: Vec<String> = self
+            .allowed_cidrs
+            .iter()
+            .map(|cidr| toml_string(&cidr.to_string()))
+            .collect();
+        lines.extend([
+            format!("allow_private_networks = {}", self.allow_private_networks),
+            format!("allowed_cidrs = [{}]", cidrs.join(", ")),
+            format!("require_https = {}", self.require_https),
+            format!(
+                "retry_schedule = {}",
+                toml_string(&herald_retry::format_schedule(&self.retry_schedule))
+            ),
+        ]);
+        if self.postgres_url.is_some() {
+            lines.push("# postgres_url is set (not shown)".to_owned());
+        }
+        lines.extend([
+            format!("header_prefix = {}", toml_string(&self.header_prefix)),
+            format!("user_agent = {}", toml_string(&self.user_agent)),
+            format!("log = {}", toml_string(&self.log)),
+            format!("connect_timeout_ms = {}", self.connect_timeout.as_millis()),
+            format!("attempt_timeout_ms = {}", self.attempt_timeout.as_millis()),
+            format!("response_body_cap_bytes = {}", self.response_body_cap),
+            format!("max_payload_bytes = {}", self.max_payload_bytes),
+            format!("max_request_bytes = {}", self.max_request_bytes),
+            format!(
+                "circuit_failure_threshold = {}",
+                self.circuit.failure_threshold
+            ),
+            format!(
+                "circuit_cooldown_ms = {}",
+                self.circuit.base_cooldown.as_millis()
+            ),
+            format!(
+                "disable_after_hours = {}",
+                self.circuit.disable_after.as_secs() / 3600
+            ),
+        ]);
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text
+    }
+
     /// Loads settings from `--config` (if given), the environment and the flags.
     pub fn load(args: &GlobalArgs) -> anyhow::Result<Settings> {
         let raw = match &args.config {
@@ -247,6 +305,22 @@ fn validate(raw: RawSettings, args: &GlobalArgs) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
+/// A TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +382,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("unknown field `lisen`"), "{error}");
+    }
+
+    #[test]
+    fn check_config_prints_a_file_that_loads_back_to_the_same_settings() {
+        let raw: RawSettings = toml::from_str(
+            "retry_schedule = \"5s,90s\"\nallowed_cidrs = [\"10.1.0.0/16\"]\nuser_agent = \"Acme \\\"hooks\\\"\"\ndisable_after_hours = 48",
+        )
+        .unwrap();
+        let settings = validate(raw, &args(&["--admin-key", "adm_secret_value_123"])).unwrap();
+        let text = settings.to_toml();
+        assert!(!text.contains("adm_secret_value_123"), "{text}");
+        for line in [
+            "# admin_key is set (not shown)",
+            "retry_schedule = \"5s,90s\"",
+            "allowed_cidrs = [\"10.1.0.0/16\"]",
+            "user_agent = \"Acme \\\"hooks\\\"\"",
+            "connect_timeout_ms = 5000",
+            "disable_after_hours = 48",
+        ] {
+            assert!(
+                text.lines().any(|printed| printed == line),
+                "{line} not in\n{text}"
+            );
+        }
+        let again = validate(toml::from_str(&text).unwrap(), &args(&[])).unwrap();
+        assert_eq!(
+            again.to_toml(),
+            text.replace("# admin_key is set (not shown)\n", "")
+        );
     }
 }

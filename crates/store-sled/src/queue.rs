@@ -108,7 +108,7 @@ impl SledStore {
             .peekable();
         let mut ops = Ops::default();
         let mut claims = Vec::new();
-        // Queue entries met in this call: a claim from memory that is claimed through
+        // Lease entries met in this call: a claim from memory that is claimed through
         // its lease entry may meet that entry again in the scan of expired leases.
         let mut met = HashSet::new();
         while claims.len() < max {
@@ -192,7 +192,9 @@ impl SledStore {
         met: &mut HashSet<Vec<u8>>,
         ops: &mut Ops,
     ) -> Result<Option<Claim>, StoreError> {
-        if !met.insert(key.to_vec()) {
+        // Only lease entries can be met twice (a claim from memory claimed through its
+        // lease entry, and the scan of expired leases); due entries cost no allocation.
+        if source != Source::Due && !met.insert(key.to_vec()) {
             return Ok(None);
         }
         let Some((queued_at, tenant, delivery_id)) = keys::parse_due(key) else {

@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use herald_event::{Delivery, Event, Tenant};
 use herald_store::{DeliveryFilter, PageRequest, Store};
+use herald_store_sled::SledStore;
 
 use crate::support::{at, delivery, endpoint, event, open_at, tenant, T0};
 
@@ -35,22 +37,29 @@ fn queue_key(prefix: &[u8], time: u64, tenant: &str, id: &str) -> Vec<u8> {
     key
 }
 
+/// Tenant `acme` with one endpoint, and event `id` received at 2 s with one delivery
+/// due then, accepted through `store`.
+async fn accept_one(store: &SledStore, id: &str) -> (Tenant, Event, Delivery) {
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, id, at(2000));
+    let pending = delivery(&sent, &target.id);
+    store.create_tenant(&acme).await.unwrap();
+    store.put_endpoint(&target).await.unwrap();
+    store
+        .insert_event(&sent, std::slice::from_ref(&pending))
+        .await
+        .unwrap();
+    (acme, sent, pending)
+}
+
 #[tokio::test]
 async fn an_accepted_event_sled_never_flushed_is_replayed_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let acme = tenant("acme");
-    let target = endpoint(&acme.id, at(1000));
-    let sent = event(&acme.id, "evt-lost-by-sled", at(2000));
-    let pending = delivery(&sent, &target.id);
-    {
+    let (acme, sent, pending) = {
         let store = open_at(dir.path(), T0);
-        store.create_tenant(&acme).await.unwrap();
-        store.put_endpoint(&target).await.unwrap();
-        store
-            .insert_event(&sent, std::slice::from_ref(&pending))
-            .await
-            .unwrap();
-    }
+        accept_one(&store, "evt-lost-by-sled").await
+    };
     // The crash: sled's own log never got the event's keys (ingest does not wait for
     // sled), only the write-ahead log did.
     {
@@ -96,18 +105,9 @@ async fn an_accepted_event_sled_never_flushed_is_replayed_from_the_log() {
 #[tokio::test]
 async fn replay_does_not_undo_what_happened_after_the_event() {
     let dir = tempfile::tempdir().unwrap();
-    let acme = tenant("acme");
-    let target = endpoint(&acme.id, at(1000));
-    let sent = event(&acme.id, "evt-settled", at(2000));
-    let pending = delivery(&sent, &target.id);
-    {
+    let (acme, _, pending) = {
         let store = open_at(dir.path(), T0);
-        store.create_tenant(&acme).await.unwrap();
-        store.put_endpoint(&target).await.unwrap();
-        store
-            .insert_event(&sent, std::slice::from_ref(&pending))
-            .await
-            .unwrap();
+        let accepted = accept_one(&store, "evt-settled").await;
         let claim = store
             .claim_due(at(2000), 10, LEASE)
             .await
@@ -118,7 +118,8 @@ async fn replay_does_not_undo_what_happened_after_the_event() {
         done.attempts = 1;
         done.next_attempt_at = None;
         store.record_attempt(&done, None).await.unwrap();
-    }
+        accepted
+    };
     // The log still holds the event's record (no checkpoint yet); replaying it over
     // the settled delivery would make it pending again and send it twice.
     let store = open_at(dir.path(), at(3000));
@@ -188,19 +189,10 @@ async fn stale_queue_entries_left_by_a_cut_write_are_dropped_not_claimed() {
 #[tokio::test]
 async fn deliveries_of_an_event_that_was_never_accepted_are_dropped_not_due_forever() {
     let dir = tempfile::tempdir().unwrap();
-    let acme = tenant("acme");
-    let target = endpoint(&acme.id, at(1000));
-    let sent = event(&acme.id, "evt-cut", at(2000));
-    let orphan = delivery(&sent, &target.id);
-    {
+    let (acme, _, orphan) = {
         let store = open_at(dir.path(), T0);
-        store.create_tenant(&acme).await.unwrap();
-        store.put_endpoint(&target).await.unwrap();
-        store
-            .insert_event(&sent, std::slice::from_ref(&orphan))
-            .await
-            .unwrap();
-    }
+        accept_one(&store, "evt-cut").await
+    };
     // The crash: ingest had written the deliveries to sled and sled flushed them, but
     // neither the event record (written last) nor the log record got to disk, so the
     // event was never accepted.

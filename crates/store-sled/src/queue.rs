@@ -102,10 +102,14 @@ impl SledStore {
             .db
             .range(keys::DUE.to_vec()..keys::queue_at(keys::DUE, end_ms))
             .peekable();
-        let mut expired = self
-            .db
-            .range(keys::LEASED.to_vec()..keys::queue_at(keys::LEASED, end_ms))
-            .peekable();
+        let expired_end = keys::queue_at(keys::LEASED, end_ms);
+        let mut expired = ExpiredScan {
+            sled: self
+                .db
+                .range(keys::LEASED.to_vec()..expired_end.clone())
+                .peekable(),
+            memory: self.leases.before(&expired_end).into_iter().peekable(),
+        };
         let mut ops = Ops::default();
         let mut claims = Vec::new();
         // Lease entries met in this call: a claim from memory that is claimed through
@@ -114,7 +118,7 @@ impl SledStore {
         while claims.len() < max {
             // Oldest first across the claims in memory and both queues.
             let fresh_due = self.fresh.front_due_ms().filter(|&due| due <= now_ms);
-            let Some(source) = pick(fresh_due, head(&mut due), head(&mut expired)) else {
+            let Some(source) = pick(fresh_due, head(&mut due), expired.head()) else {
                 break;
             };
             let claim = match source {
@@ -204,7 +208,7 @@ impl SledStore {
             ));
         };
         let Some(mut delivery) = self.load_delivery(tenant, delivery_id)? else {
-            ops.remove(key.to_vec());
+            self.remove_entry(key, ops);
             return Ok(None);
         };
         let expected = match source {
@@ -216,7 +220,7 @@ impl SledStore {
         if delivery.status != DeliveryStatus::Pending
             || expected.map(Timestamp::as_millis) != Some(queued_at)
         {
-            ops.remove(key.to_vec());
+            self.remove_entry(key, ops);
             return Ok(None);
         }
         let event_key = keys::key(
@@ -267,7 +271,7 @@ impl SledStore {
                     ],
                 ));
                 ops.remove(keys::delivery(tenant, delivery_id));
-                ops.remove(key.to_vec());
+                self.remove_entry(key, ops);
             }
             return Ok(None);
         };
@@ -292,8 +296,11 @@ impl SledStore {
         let same_key = new_key.as_slice() == key;
         ops.put(new_key, []);
         ops.put(keys::delivery(tenant, id), codec::encode(&delivery)?);
-        if !same_key {
-            ops.remove(key.to_vec());
+        if same_key {
+            // Written to sled just now: no longer only in memory.
+            self.leases.take(key);
+        } else {
+            self.remove_entry(key, ops);
         }
         Ok(Some(Claim {
             delivery,
@@ -346,8 +353,16 @@ impl SledStore {
             ops.put(keys::due(due.as_millis(), tenant, id), []);
         }
         ops.put(keys::delivery(tenant, id), codec::encode(&updated)?);
-        ops.remove(keys::leased(lease_until.as_millis(), tenant, id));
+        self.remove_entry(&keys::leased(lease_until.as_millis(), tenant, id), &mut ops);
         self.write_in_order(ops)
+    }
+
+    /// Removes a queue entry: from memory if it is a lease entry kept there (the
+    /// `leases` module), else from sled with `ops`.
+    fn remove_entry(&self, key: &[u8], ops: &mut Ops) {
+        if !(key.starts_with(keys::LEASED) && self.leases.take(key)) {
+            ops.remove(key.to_vec());
+        }
     }
 
     /// Puts the claims leased at ingest and never taken back in the due queue, as they
@@ -379,7 +394,7 @@ impl SledStore {
             stored.lease_until = None;
             ops.put(keys::due(due.as_millis(), tenant, id), []);
             ops.put(keys::delivery(tenant, id), codec::encode(&stored)?);
-            ops.remove(keys::leased(lease.as_millis(), tenant, id));
+            self.remove_entry(&keys::leased(lease.as_millis(), tenant, id), &mut ops);
             returned += 1;
         }
         self.write_in_order(ops)?;
@@ -511,7 +526,10 @@ impl SledStore {
             // still be recorded; it stays cancelled.
             match (delivery.lease_until, delivery.next_attempt_at) {
                 (Some(lease), _) => {
-                    batch.remove(keys::leased(lease.as_millis(), tenant.as_str(), id));
+                    let key = keys::leased(lease.as_millis(), tenant.as_str(), id);
+                    if !self.leases.take(&key) {
+                        batch.remove(key);
+                    }
                 }
                 (None, Some(due)) => {
                     batch.remove(keys::due(due.as_millis(), tenant.as_str(), id));
@@ -535,6 +553,9 @@ impl SledStore {
     /// lease expiry.
     pub(crate) fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut earliest: Option<u64> = self.fresh.front_due_ms();
+        if let Some(lease_ms) = self.leases.first_ms() {
+            earliest = Some(earliest.map_or(lease_ms, |earliest| earliest.min(lease_ms)));
+        }
         for prefix in [keys::DUE, keys::LEASED] {
             if let Some(entry) = self.db.scan_prefix(prefix).next() {
                 let (key, _) = entry.map_err(unavailable("read queue"))?;
@@ -557,6 +578,48 @@ enum Source {
     Due,
     /// The lease queue `r/`: a lease that ran out.
     Expired,
+}
+
+/// The expired leases, oldest first: the lease queue in sled merged with the entries
+/// kept in memory (the `leases` module).
+struct ExpiredScan {
+    sled: std::iter::Peekable<sled::Iter>,
+    memory: std::iter::Peekable<std::vec::IntoIter<Vec<u8>>>,
+}
+
+impl ExpiredScan {
+    /// Whether the next entry is the one in memory; `None` once both are done.
+    fn memory_next(&mut self) -> Option<bool> {
+        match (self.sled.peek(), self.memory.peek()) {
+            (None, None) => None,
+            (None, Some(_)) => Some(true),
+            (Some(Err(_)), _) | (Some(_), None) => Some(false),
+            (Some(Ok((in_sled, _))), Some(in_memory)) => {
+                Some(in_memory.as_slice() < in_sled.as_ref())
+            }
+        }
+    }
+
+    /// See [`head`].
+    fn head(&mut self) -> Option<Result<&[u8], ()>> {
+        if self.memory_next()? {
+            self.memory
+                .peek()
+                .map(|key| Ok(key.get(2..).unwrap_or_default()))
+        } else {
+            head(&mut self.sled)
+        }
+    }
+
+    fn next(&mut self) -> Option<sled::Result<(sled::IVec, sled::IVec)>> {
+        if self.memory_next()? {
+            self.memory
+                .next()
+                .map(|key| Ok((sled::IVec::from(key), sled::IVec::default())))
+        } else {
+            self.sled.next()
+        }
+    }
 }
 
 /// A queue scan's next entry: its key after the two-byte prefix, or `Err` if reading

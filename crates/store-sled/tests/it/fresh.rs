@@ -294,3 +294,49 @@ async fn an_orderly_close_returns_unclaimed_deliveries_to_the_due_queue() {
         .unwrap();
     assert_eq!(log.items, vec![], "nothing was interrupted");
 }
+
+#[tokio::test]
+async fn a_claim_taken_from_memory_and_never_recorded_is_claimed_again_when_its_lease_ends() {
+    let (_dir, store) = temporary();
+    let (store, target) = started(store).await;
+    let sent = event(&target.tenant, "evt-stuck", at(2000));
+    let pending = delivery(&sent, &target.id);
+    store
+        .insert_event(&sent, std::slice::from_ref(&pending))
+        .await
+        .unwrap();
+    let claims = store.claim_due(at(2010), 10, LEASE).await.unwrap();
+    assert_eq!(claims[0].delivery.lease_until, Some(at(62_000)));
+    // The worker never records. Its lease entry is the next thing due.
+    assert_eq!(store.next_due_at().await.unwrap(), Some(at(62_000)));
+    assert!(store
+        .claim_due(at(61_999), 10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+
+    let claims = store.claim_due(at(62_000), 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].delivery.id, pending.id);
+    assert_eq!(claims[0].delivery.attempts, 1);
+    assert_eq!(claims[0].delivery.lease_until, Some(at(122_000)));
+    let log = store
+        .list_attempts(
+            &target.tenant,
+            &AttemptFilter::default(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1);
+    assert_eq!(
+        log.items[0].error.as_ref().map(|error| error.kind),
+        Some(herald_event::ErrorKind::Interrupted)
+    );
+    // Recorded under the new lease, nothing is due any more.
+    let mut done = claims[0].delivery.clone();
+    done.status = DeliveryStatus::Succeeded;
+    done.next_attempt_at = None;
+    store.record_attempt(&done, None).await.unwrap();
+    assert_eq!(store.next_due_at().await.unwrap(), None);
+}

@@ -6,16 +6,24 @@
 //! here and handed to the engine in memory once durable (the `fresh` module).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use herald_event::{Delivery, Event};
 use herald_store::{InsertOutcome, StoreError};
 
-use crate::codec;
+use crate::codec::{self, unavailable};
 use crate::fresh::{self, FreshClaim, Handover};
 use crate::wal::Puts;
 use crate::{keys, SledStore};
+
+/// An event's record lists the ids of up to this many deliveries made at ingest, in
+/// place of one `E/` index entry each; an event fanned out to more endpoints has the
+/// entries instead, so that its record stays small.
+const MAX_LISTED_DELIVERIES: usize = 64;
+
+/// Delivery ids in id (creation) order.
+pub(crate) type DeliveryIds = BTreeSet<Vec<u8>>;
 
 impl SledStore {
     /// The synchronous part of ingest: writes the new events and submits their log
@@ -81,12 +89,10 @@ impl SledStore {
                 });
                 continue;
             }
-            if let Some(existing) = self.get_record::<Event>(&event_key)? {
-                let prefix = keys::prefix(b'E', &[tenant, event.id.as_str().as_bytes()]);
-                let deliveries = self.db.scan_prefix(prefix).count();
+            if let Some((existing, deliveries)) = self.event_with_deliveries(&event_key)? {
                 outcomes.push(InsertOutcome::Duplicate {
                     event: existing,
-                    deliveries,
+                    deliveries: deliveries.len(),
                 });
                 continue;
             }
@@ -173,15 +179,25 @@ impl SledStore {
         ))
     }
 
-    /// The pairs of a new event: the record (first, the log record's guard), its list
-    /// index, and its deliveries.
+    /// The pairs of a new event: the record (first, the log record's guard) listing its
+    /// deliveries' ids, its list index, and its deliveries.
     fn event_puts(
         event_key: Vec<u8>,
         event: &Event,
         deliveries: &[Delivery],
     ) -> Result<Puts, StoreError> {
         let mut puts = Puts::default();
-        puts.put(event_key, codec::encode(event)?);
+        let listed = deliveries.len() <= MAX_LISTED_DELIVERIES;
+        let record = if listed {
+            let ids: Vec<&str> = deliveries
+                .iter()
+                .map(|delivery| delivery.id.as_str())
+                .collect();
+            codec::encode_with_tail(event, &ids)?
+        } else {
+            codec::encode(event)?
+        };
+        puts.put(event_key, record);
         let index = keys::event_index(
             event.tenant.as_str(),
             event.received_at.as_millis(),
@@ -189,9 +205,51 @@ impl SledStore {
         );
         puts.put(index, []);
         for delivery in deliveries {
-            Self::add_delivery(&mut puts, delivery)?;
+            Self::add_delivery(&mut puts, delivery, !listed)?;
         }
         Ok(puts)
+    }
+
+    /// An event (by its record's key) and the ids of its deliveries, oldest first: those
+    /// its record lists and those in the `E/` index.
+    pub(crate) fn event_with_deliveries(
+        &self,
+        event_key: &[u8],
+    ) -> Result<Option<(Event, DeliveryIds)>, StoreError> {
+        let Some(bytes) = self.db.get(event_key).map_err(unavailable("read event"))? else {
+            return Ok(None);
+        };
+        let (event, listed) = codec::decode_with_tail::<Event, Vec<String>>(&bytes)?;
+        let mut ids: DeliveryIds = listed
+            .unwrap_or_default()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let prefix = keys::prefix(
+            b'E',
+            &[
+                event.tenant.as_str().as_bytes(),
+                event.id.as_str().as_bytes(),
+            ],
+        );
+        for entry in self.db.scan_prefix(&prefix) {
+            let (key, _) = entry.map_err(unavailable("scan event deliveries"))?;
+            ids.insert(key[prefix.len()..].to_vec());
+        }
+        Ok(Some((event, ids)))
+    }
+
+    /// The ids of an event's deliveries, oldest first; none if there is no such event.
+    pub(crate) fn deliveries_of_event(
+        &self,
+        tenant: &str,
+        event: &str,
+    ) -> Result<DeliveryIds, StoreError> {
+        let key = keys::key(b'v', &[tenant.as_bytes(), event.as_bytes()]);
+        Ok(self
+            .event_with_deliveries(&key)?
+            .map(|(_, ids)| ids)
+            .unwrap_or_default())
     }
 }
 

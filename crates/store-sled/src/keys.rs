@@ -14,10 +14,10 @@
 //! | `k/{key_hash}` | API key; `K/{tenant}\0{key_id}` -> key_hash |
 //! | `y/{type}` | operator event type (JSON) |
 //! | `e/{tenant}\0{endpoint}` | endpoint |
-//! | `v/{tenant}\0{event}` | event; `V/{tenant}\0{received_ms}{event}` list index |
-//! | `d/{tenant}\0{delivery}` | delivery (newest first per tenant); `E/{tenant}\0{event}\0{delivery}`, `P/{tenant}\0{endpoint}\0{delivery}` |
+//! | `v/{tenant}\0{event}` | event, followed by the ids of up to 64 deliveries made at its ingest (codec version 2); `V/{tenant}\0{received_ms}{event}` list index |
+//! | `d/{tenant}\0{delivery}` | delivery (newest first per tenant); `P/{tenant}\0{endpoint}\0{delivery}`, and `E/{tenant}\0{event}\0{delivery}` for a delivery its event's record does not list (added later, or past 64) |
 //! | `q/{due_ms}{tenant}\0{delivery}` | due queue: next attempt of a pending delivery not leased |
-//! | `r/{lease_ms}{tenant}\0{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up) |
+//! | `r/{lease_ms}{tenant}\0{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up); for a lease taken at ingest, kept in memory until needed (the `leases` module) |
 //! | `a/{tenant}\0{attempt}` | attempt; `A/{delivery}\0{attempt_no}` -> attempt id |
 
 /// Builds a key from a tag and parts separated by NUL.

@@ -5,6 +5,8 @@
 //! (minus the prefix), and the next page continues strictly below it, so pages stay
 //! stable while new items are inserted at the top.
 
+use std::collections::BTreeSet;
+
 use herald_store::{Page, StoreError, StoreErrorKind};
 
 use crate::codec::unavailable;
@@ -68,4 +70,40 @@ impl SledStore {
             next_cursor: None,
         })
     }
+}
+
+/// A newest-first page over ids gathered in memory, with `scan_page`'s cursor format
+/// (the hex of the last id returned): `load` reads an id's item, or `None` to skip it.
+pub(crate) fn page_of_ids<T>(
+    ids: &BTreeSet<Vec<u8>>,
+    cursor: Option<&str>,
+    limit: usize,
+    mut load: impl FnMut(&[u8]) -> Result<Option<T>, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let end = cursor
+        .map(|cursor| {
+            keys::key_of_cursor(cursor, b"")
+                .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor"))
+        })
+        .transpose()?;
+    let limit = limit.max(1);
+    let mut items = Vec::new();
+    let mut last: Option<&[u8]> = None;
+    for id in ids.iter().rev() {
+        if end.as_ref().is_some_and(|end| id >= end) {
+            continue;
+        }
+        if let Some(item) = load(id)? {
+            if items.len() == limit {
+                let next_cursor = last.map(|last| keys::cursor_of(last, b""));
+                return Ok(Page { items, next_cursor });
+            }
+            items.push(item);
+            last = Some(id);
+        }
+    }
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
 }

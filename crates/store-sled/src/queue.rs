@@ -29,16 +29,24 @@ use crate::wal::Puts;
 use crate::{Ops, SledStore};
 
 impl SledStore {
-    /// Adds a new delivery and its indexes (and its queue entry, if pending) to `puts`.
-    pub(crate) fn add_delivery(puts: &mut Puts, delivery: &Delivery) -> Result<(), StoreError> {
+    /// Adds a new delivery and its indexes (and its queue entry, if pending) to `puts`;
+    /// `by_event` adds its `E/` entry, for a delivery its event's record does not list
+    /// (see `SledStore::deliveries_of_event`).
+    pub(crate) fn add_delivery(
+        puts: &mut Puts,
+        delivery: &Delivery,
+        by_event: bool,
+    ) -> Result<(), StoreError> {
         let tenant = delivery.tenant.as_str().as_bytes();
         let id = delivery.id.as_str().as_bytes();
         puts.put(
             keys::delivery(delivery.tenant.as_str(), delivery.id.as_str()),
             codec::encode(delivery)?,
         );
-        let event = delivery.event_id.as_str().as_bytes();
-        puts.put(keys::key(b'E', &[tenant, event, id]), []);
+        if by_event {
+            let event = delivery.event_id.as_str().as_bytes();
+            puts.put(keys::key(b'E', &[tenant, event, id]), []);
+        }
         let endpoint = delivery.endpoint_id.as_str().as_bytes();
         puts.put(keys::key(b'P', &[tenant, endpoint, id]), []);
         let tenant = delivery.tenant.as_str();

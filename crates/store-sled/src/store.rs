@@ -78,37 +78,11 @@ impl SledStore {
                 attempt_ids.insert(attempt_id.to_vec());
             }
         }
-        let cursor = page
-            .cursor
-            .as_deref()
-            .map(|cursor| {
-                keys::key_of_cursor(cursor, b"").ok_or_else(|| {
-                    StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor")
-                })
-            })
-            .transpose()?;
-        let mut items = Vec::new();
-        let mut next_cursor = None;
-        for attempt_id in attempt_ids.iter().rev() {
-            if cursor.as_ref().is_some_and(|cursor| attempt_id >= cursor) {
-                continue;
-            }
-            let key = keys::key(b'a', &[tenant.as_str().as_bytes(), attempt_id]);
-            let Some(attempt) = self.get_record::<Attempt>(&key)? else {
-                continue;
-            };
-            if !Self::attempt_matches(&attempt, filter) {
-                continue;
-            }
-            if items.len() == page.limit.max(1) {
-                next_cursor = items
-                    .last()
-                    .map(|last: &Attempt| keys::cursor_of(last.id.as_str().as_bytes(), b""));
-                break;
-            }
-            items.push(attempt);
-        }
-        Ok(Page { items, next_cursor })
+        crate::lists::page_of_ids(&attempt_ids, page.cursor.as_deref(), page.limit, |id| {
+            let key = keys::key(b'a', &[tenant.as_str().as_bytes(), id]);
+            let attempt: Option<Attempt> = self.get_record(&key)?;
+            Ok(attempt.filter(|attempt| Self::attempt_matches(attempt, filter)))
+        })
     }
 }
 
@@ -393,7 +367,9 @@ impl Store for SledStore {
     async fn insert_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
         let mut puts = Puts::default();
         for delivery in deliveries {
-            Self::add_delivery(&mut puts, delivery)?;
+            // The event's record is written once, at ingest: later deliveries of it
+            // (replays, test sends) are listed by the `E/` index.
+            Self::add_delivery(&mut puts, delivery, true)?;
         }
         self.apply_puts(&puts)?;
         self.commit.durable().await
@@ -416,7 +392,20 @@ impl Store for SledStore {
         let tenant_bytes = tenant.as_str().as_bytes();
         // Read the narrowest index the filter allows; the rest is checked per record.
         let index = match (&filter.event_id, &filter.endpoint_id) {
-            (Some(event), _) => keys::prefix(b'E', &[tenant_bytes, event.as_str().as_bytes()]),
+            (Some(event), _) => {
+                let ids = self.deliveries_of_event(tenant.as_str(), event.as_str())?;
+                return crate::lists::page_of_ids(&ids, page.cursor.as_deref(), page.limit, |id| {
+                    let id = std::str::from_utf8(id).map_err(|error| {
+                        StoreError::with_source(StoreErrorKind::Corrupt, "delivery id", error)
+                    })?;
+                    let delivery: Option<Delivery> =
+                        self.get_record(&keys::delivery(tenant.as_str(), id))?;
+                    Ok(
+                        delivery
+                            .filter(|delivery| Self::delivery_matches(delivery, tenant, filter)),
+                    )
+                });
+            }
             (None, Some(endpoint)) => {
                 keys::prefix(b'P', &[tenant_bytes, endpoint.as_str().as_bytes()])
             }
@@ -485,15 +474,11 @@ impl Store for SledStore {
             );
         }
         if let Some(event) = &filter.event_id {
-            let prefix = keys::prefix(
-                b'E',
-                &[tenant.as_str().as_bytes(), event.as_str().as_bytes()],
-            );
-            let mut deliveries = Vec::new();
-            for entry in self.db.scan_prefix(&prefix) {
-                let (key, _) = entry.map_err(unavailable("scan event deliveries"))?;
-                deliveries.push(id_after(&key, &prefix)?.to_owned());
-            }
+            let deliveries = self.deliveries_of_event(tenant.as_str(), event.as_str())?;
+            let deliveries: Vec<String> = deliveries
+                .into_iter()
+                .map(|id| String::from_utf8_lossy(&id).into_owned())
+                .collect();
             return self.attempts_of_deliveries(tenant, &deliveries, filter, page);
         }
         let prefix = keys::prefix(b'a', &[tenant.as_str().as_bytes()]);

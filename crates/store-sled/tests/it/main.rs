@@ -6,6 +6,7 @@
 //! writers at once (group commit, the claim lock). Every time is fixed; no test reads
 //! a clock or sleeps.
 
+mod by_event;
 mod concurrency;
 mod conformance;
 mod crash;

@@ -68,19 +68,49 @@ impl SledStore {
         Ok(())
     }
 
-    /// Adds an attempt and its per-delivery index to `ops`.
-    fn add_attempt(ops: &mut Ops, attempt: &Attempt) -> Result<(), StoreError> {
+    /// Adds an attempt to `ops` and its id to its delivery's record, `stored`.
+    fn add_attempt(
+        ops: &mut Ops,
+        attempt: &Attempt,
+        stored: &mut StoredDelivery,
+    ) -> Result<(), StoreError> {
         let tenant = attempt.tenant.as_str().as_bytes();
         let id = attempt.id.as_str().as_bytes();
         ops.put(keys::key(b'a', &[tenant, id]), codec::encode(attempt)?);
-        let number = attempt.attempt.to_be_bytes();
-        let delivery = attempt.delivery_id.as_str().as_bytes();
-        ops.put(keys::key(b'A', &[delivery, &number]), id);
+        stored.attempts.push(attempt.id.as_str().to_owned());
         Ok(())
     }
 
-    fn load_delivery(&self, tenant: &str, id: &str) -> Result<Option<Delivery>, StoreError> {
-        self.get_record(&keys::delivery(tenant, id))
+    fn load_delivery(&self, tenant: &str, id: &str) -> Result<Option<StoredDelivery>, StoreError> {
+        let Some(bytes) = self
+            .db
+            .get(keys::delivery(tenant, id))
+            .map_err(unavailable("read delivery"))?
+        else {
+            return Ok(None);
+        };
+        let (delivery, attempts) = codec::decode_with_tail::<Delivery, Vec<String>>(&bytes)?;
+        Ok(Some(StoredDelivery {
+            delivery,
+            attempts: attempts.unwrap_or_default(),
+        }))
+    }
+
+    /// The ids of a delivery's attempts, oldest first: those its record lists and those
+    /// in the `A/` index (attempts recorded by earlier versions).
+    pub(crate) fn attempts_of(&self, tenant: &str, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut ids: Vec<Vec<u8>> = self
+            .load_delivery(tenant, id)?
+            .map(|stored| stored.attempts)
+            .unwrap_or_default()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        for entry in self.db.scan_prefix(keys::prefix(b'A', &[id.as_bytes()])) {
+            let (_, attempt_id) = entry.map_err(unavailable("scan delivery attempts"))?;
+            ids.push(attempt_id.to_vec());
+        }
+        Ok(ids)
     }
 
     pub(crate) fn load_endpoint(
@@ -215,10 +245,11 @@ impl SledStore {
                 "malformed queue key",
             ));
         };
-        let Some(mut delivery) = self.load_delivery(tenant, delivery_id)? else {
+        let Some(mut stored) = self.load_delivery(tenant, delivery_id)? else {
             self.remove_entry(key, ops);
             return Ok(None);
         };
+        let delivery = &mut stored.delivery;
         let expected = match source {
             Source::Due => delivery
                 .next_attempt_at
@@ -292,18 +323,20 @@ impl SledStore {
                 .as_ref()
                 .map(|endpoint| endpoint.url.clone())
                 .unwrap_or_default();
-            Self::add_attempt(ops, &interrupted_attempt(&delivery, url, now))?;
+            let interrupted = interrupted_attempt(delivery, url, now);
+            Self::add_attempt(ops, &interrupted, &mut stored)?;
         }
-        delivery.lease_until = Some(lease_until);
-        delivery.updated_at = now;
-        let id = delivery.id.as_str();
+        stored.delivery.lease_until = Some(lease_until);
+        stored.delivery.updated_at = now;
+        let record = stored.encode()?;
+        let id = stored.delivery.id.as_str();
         // New entry first, old one last (see `Ops`). A due or expired entry is at or
         // before `now` and the new expiry after it; only a lease taken at ingest in
         // this same millisecond can have the same key, and then it stays.
         let new_key = keys::leased(lease_until.as_millis(), tenant, id);
         let same_key = new_key.as_slice() == key;
         ops.put(new_key, []);
-        ops.put(keys::delivery(tenant, id), codec::encode(&delivery)?);
+        ops.put(keys::delivery(tenant, id), record);
         if same_key {
             // Written to sled just now: no longer only in memory.
             self.leases.take(key);
@@ -311,7 +344,7 @@ impl SledStore {
             self.remove_entry(key, ops);
         }
         Ok(Some(Claim {
-            delivery,
+            delivery: stored.delivery,
             event,
             endpoint,
         }))
@@ -326,10 +359,10 @@ impl SledStore {
         let _guard = self.queue_lock();
         let id = delivery.id.as_str();
         let tenant = delivery.tenant.as_str();
-        let stored = self
+        let mut stored = self
             .load_delivery(tenant, id)?
             .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, "delivery"))?;
-        let Some(lease_until) = stored.lease_until else {
+        let Some(lease_until) = stored.delivery.lease_until else {
             return Err(StoreError::new(
                 StoreErrorKind::Conflict,
                 "delivery is not leased",
@@ -347,11 +380,13 @@ impl SledStore {
         }
         let mut ops = Ops::default();
         if let Some(attempt) = attempt {
-            Self::add_attempt(&mut ops, attempt)?;
+            Self::add_attempt(&mut ops, attempt, &mut stored)?;
         }
-        let mut updated = delivery.clone();
+        let cancelled = stored.delivery.status == DeliveryStatus::Cancelled;
+        let updated = &mut stored.delivery;
+        *updated = delivery.clone();
         updated.lease_until = None;
-        if stored.status == DeliveryStatus::Cancelled {
+        if cancelled {
             // The endpoint was deleted while this attempt was in flight: stay cancelled.
             updated.status = DeliveryStatus::Cancelled;
             updated.next_attempt_at = None;
@@ -360,7 +395,7 @@ impl SledStore {
         if let (DeliveryStatus::Pending, Some(due)) = (updated.status, updated.next_attempt_at) {
             ops.put(keys::due(due.as_millis(), tenant, id), []);
         }
-        ops.put(keys::delivery(tenant, id), codec::encode(&updated)?);
+        ops.put(keys::delivery(tenant, id), stored.encode()?);
         self.remove_entry(&keys::leased(lease_until.as_millis(), tenant, id), &mut ops);
         self.write_in_order(ops)
     }
@@ -390,18 +425,20 @@ impl SledStore {
             let Some(mut stored) = self.load_delivery(tenant, id)? else {
                 continue;
             };
+            let delivery = &mut stored.delivery;
             // Only if the record still holds the ingest's lease: deleting the endpoint,
             // or a claim through the lease queue, may have moved it on.
-            let (Some(lease), Some(due)) = (stored.lease_until, stored.next_attempt_at) else {
+            let (Some(lease), Some(due)) = (delivery.lease_until, delivery.next_attempt_at) else {
                 continue;
             };
-            if stored.status != DeliveryStatus::Pending || fresh.delivery.lease_until != Some(lease)
+            if delivery.status != DeliveryStatus::Pending
+                || fresh.delivery.lease_until != Some(lease)
             {
                 continue;
             }
-            stored.lease_until = None;
+            delivery.lease_until = None;
             ops.put(keys::due(due.as_millis(), tenant, id), []);
-            ops.put(keys::delivery(tenant, id), codec::encode(&stored)?);
+            ops.put(keys::delivery(tenant, id), stored.encode()?);
             self.remove_entry(&keys::leased(lease.as_millis(), tenant, id), &mut ops);
             returned += 1;
         }
@@ -428,16 +465,17 @@ impl SledStore {
                 ));
             };
             batch.remove(key.to_vec());
-            let Some(mut delivery) = self.load_delivery(tenant, id)? else {
+            let Some(mut stored) = self.load_delivery(tenant, id)? else {
                 continue;
             };
+            let delivery = &mut stored.delivery;
             if delivery.status != DeliveryStatus::Pending || delivery.lease_until.is_none() {
                 // Settled, cancelled or stale: nothing to resume.
                 continue;
             }
             batch.insert(keys::leased(now.as_millis(), tenant, id), &[]);
             delivery.lease_until = Some(now);
-            batch.insert(keys::delivery(tenant, id), codec::encode(&delivery)?);
+            batch.insert(keys::delivery(tenant, id), stored.encode()?);
             released += 1;
         }
         self.apply(batch)?;
@@ -467,9 +505,10 @@ impl SledStore {
             let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
                 StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
             })?;
-            let Some(mut delivery) = self.load_delivery(tenant.as_str(), id)? else {
+            let Some(mut stored) = self.load_delivery(tenant.as_str(), id)? else {
                 continue;
             };
+            let delivery = &mut stored.delivery;
             let recoverable = matches!(
                 delivery.status,
                 DeliveryStatus::Failed | DeliveryStatus::Skipped
@@ -483,10 +522,7 @@ impl SledStore {
             delivery.next_attempt_at = Some(now);
             delivery.updated_at = now;
             batch.insert(keys::due(now.as_millis(), tenant.as_str(), id), &[]);
-            batch.insert(
-                keys::delivery(tenant.as_str(), id),
-                codec::encode(&delivery)?,
-            );
+            batch.insert(keys::delivery(tenant.as_str(), id), stored.encode()?);
             recovered += 1;
         }
         self.apply(batch)?;
@@ -523,9 +559,10 @@ impl SledStore {
             let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|error| {
                 StoreError::with_source(StoreErrorKind::Corrupt, "index key", error)
             })?;
-            let Some(mut delivery) = self.load_delivery(tenant.as_str(), id)? else {
+            let Some(mut stored) = self.load_delivery(tenant.as_str(), id)? else {
                 continue;
             };
+            let delivery = &mut stored.delivery;
             if delivery.status != DeliveryStatus::Pending {
                 continue;
             }
@@ -547,10 +584,7 @@ impl SledStore {
             delivery.status = DeliveryStatus::Cancelled;
             delivery.next_attempt_at = None;
             delivery.updated_at = now;
-            batch.insert(
-                keys::delivery(tenant.as_str(), id),
-                codec::encode(&delivery)?,
-            );
+            batch.insert(keys::delivery(tenant.as_str(), id), stored.encode()?);
         }
         self.apply(batch)?;
         self.forget_endpoints(tenant);
@@ -574,6 +608,27 @@ impl SledStore {
             }
         }
         Ok(earliest.map(Timestamp::from_millis))
+    }
+}
+
+/// A delivery's record as stored: the delivery, followed by the ids of its attempts
+/// (codec version 2), so that recording an attempt writes no separate index entry.
+#[derive(Debug)]
+pub(crate) struct StoredDelivery {
+    pub(crate) delivery: Delivery,
+    /// Oldest first.
+    pub(crate) attempts: Vec<String>,
+}
+
+impl StoredDelivery {
+    /// The record's bytes; every rewrite of a delivery record goes through here, so
+    /// that its attempt ids are kept.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, StoreError> {
+        if self.attempts.is_empty() {
+            codec::encode(&self.delivery)
+        } else {
+            codec::encode_with_tail(&self.delivery, &self.attempts)
+        }
     }
 }
 

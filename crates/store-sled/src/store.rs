@@ -70,13 +70,7 @@ impl SledStore {
     ) -> Result<Page<Attempt>, StoreError> {
         let mut attempt_ids = BTreeSet::new();
         for delivery in deliveries {
-            for entry in self
-                .db
-                .scan_prefix(keys::prefix(b'A', &[delivery.as_bytes()]))
-            {
-                let (_, attempt_id) = entry.map_err(unavailable("scan delivery attempts"))?;
-                attempt_ids.insert(attempt_id.to_vec());
-            }
+            attempt_ids.extend(self.attempts_of(tenant.as_str(), delivery)?);
         }
         crate::lists::page_of_ids(&attempt_ids, page.cursor.as_deref(), page.limit, |id| {
             let key = keys::key(b'a', &[tenant.as_str().as_bytes(), id]);

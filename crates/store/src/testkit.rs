@@ -32,9 +32,9 @@ mod queue;
 mod records;
 
 pub use attempts::{
-    list_attempts_filters_and_pages, record_after_endpoint_deleted_stays_cancelled,
-    record_attempt_conflicts_without_lease, record_attempt_schedules_next,
-    terminal_status_is_never_claimed,
+    attempt_log_survives_every_change_to_its_delivery, list_attempts_filters_and_pages,
+    record_after_endpoint_deleted_stays_cancelled, record_attempt_conflicts_without_lease,
+    record_attempt_schedules_next, terminal_status_is_never_claimed,
 };
 pub use events::{
     get_delivery_is_scoped_by_tenant, insert_deliveries_adds_to_event,
@@ -154,6 +154,7 @@ macro_rules! __store_conformance_checks {
             next_due_at_is_earliest
             list_attempts_filters_and_pages
             recover_deliveries_resets_failed_and_skipped
+            attempt_log_survives_every_change_to_its_delivery
         }
     };
 }

@@ -308,3 +308,48 @@ async fn a_lease_taken_at_ingest_and_kept_in_memory_is_resumed_after_a_crash() {
     assert_eq!(claims[0].delivery.attempts, 1, "logged as interrupted");
     assert_eq!(claims[0].delivery.lease_until, Some(at(63_000)));
 }
+
+#[tokio::test]
+async fn attempts_indexed_the_way_earlier_versions_did_are_still_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (acme, _, pending) = {
+        let store = open_at(dir.path(), T0);
+        let accepted = accept_one(&store, "evt-old-layout").await;
+        store.claim_due(at(2000), 10, LEASE).await.unwrap();
+        // Unrecorded past its lease: the interrupted attempt is logged.
+        store.claim_due(at(62_000), 10, LEASE).await.unwrap();
+        accepted
+    };
+    // Rewrite the delivery the way earlier versions stored it: a version 1 record,
+    // and its attempt in the `A/{delivery}\0{attempt number}` index.
+    {
+        let db = raw(dir.path());
+        let mut key = b"d/acme\0".to_vec();
+        key.extend_from_slice(pending.id.as_str().as_bytes());
+        let record = db.get(&key).unwrap().unwrap();
+        assert_eq!(record[0], 2, "the record lists its attempt");
+        let (delivery, tail): (Delivery, &[u8]) = postcard::take_from_bytes(&record[1..]).unwrap();
+        let attempts: Vec<String> = postcard::from_bytes(tail).unwrap();
+        assert_eq!(attempts.len(), 1);
+        let mut old = vec![1u8];
+        old.extend(postcard::to_allocvec(&delivery).unwrap());
+        db.insert(&key, old).unwrap();
+        let mut index = b"A/".to_vec();
+        index.extend_from_slice(pending.id.as_str().as_bytes());
+        index.push(0);
+        index.extend_from_slice(&1u32.to_be_bytes());
+        db.insert(index, attempts[0].as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open_at(dir.path(), at(63_000));
+    let filter = herald_store::AttemptFilter {
+        delivery_id: Some(pending.id.clone()),
+        ..Default::default()
+    };
+    let log = store
+        .list_attempts(&acme.id, &filter, &PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1);
+    assert_eq!(log.items[0].attempt, 1);
+}

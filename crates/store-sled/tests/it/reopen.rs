@@ -200,3 +200,40 @@ async fn a_second_store_on_the_same_directory_is_refused() {
     let error = second.expect_err("the directory is locked by the first store");
     assert_eq!(error.kind(), herald_store::StoreErrorKind::Unavailable);
 }
+
+#[tokio::test]
+async fn releasing_a_lease_at_open_keeps_the_deliverys_attempt_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let acme = tenant("acme");
+    let target = endpoint(&acme.id, at(1000));
+    let sent = event(&acme.id, "evt-twice", at(2000));
+    let pending = delivery(&sent, &target.id);
+    {
+        let store = open_at(dir.path(), T0);
+        store.create_tenant(&acme).await.unwrap();
+        store.put_endpoint(&target).await.unwrap();
+        store
+            .insert_event(&sent, std::slice::from_ref(&pending))
+            .await
+            .unwrap();
+        assert_eq!(store.claim_due(at(2000), 10, LEASE).await.unwrap().len(), 1);
+        // The lease runs out unrecorded: claimed again, logged as interrupted.
+        let again = store.claim_due(at(62_000), 10, LEASE).await.unwrap();
+        assert_eq!(again[0].delivery.attempts, 1);
+        // The process dies with this second claim in flight.
+    }
+    let store = open_at(dir.path(), at(70_000));
+    let claims = store.claim_due(at(70_000), 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].delivery.attempts, 2);
+    let filter = AttemptFilter {
+        delivery_id: Some(pending.id.clone()),
+        ..Default::default()
+    };
+    let log = store
+        .list_attempts(&acme.id, &filter, &PageRequest::first(10))
+        .await
+        .unwrap();
+    let numbers: Vec<u32> = log.items.iter().map(|attempt| attempt.attempt).collect();
+    assert_eq!(numbers, vec![2, 1]);
+}

@@ -433,3 +433,79 @@ pub async fn list_attempts_filters_and_pages(store: &dyn Store) {
         );
     }
 }
+
+/// A delivery's attempt log survives every later change to the delivery: a new claim,
+/// a record that gives up, a recovery, and the deletion of its endpoint. Listed by
+/// delivery and by event, newest first.
+pub async fn attempt_log_survives_every_change_to_its_delivery(store: &dyn Store) {
+    let acme = tenant("acme", at(0));
+    let target = endpoint(&acme.id, at(1000));
+    seed_tenant(store, &acme, &[&target]).await;
+    let sent = event(&acme.id, "evt-1", "email.sent", at(2000));
+    let delivery = pending(&sent, &target.id, at(2001), at(2000));
+    seed(store, &sent, std::slice::from_ref(&delivery)).await;
+
+    let claim = store.claim_due(at(2000), 1, LEASE).await.unwrap().remove(0);
+    let first = attempt(
+        &claim.delivery,
+        at(2010),
+        Some(500),
+        NextAction::Retry(at(32_000)),
+    );
+    let moved = after(&claim.delivery, &first);
+    store.record_attempt(&moved, Some(&first)).await.unwrap();
+
+    let claim = store
+        .claim_due(at(32_000), 1, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    let second = attempt(&claim.delivery, at(32_010), Some(410), NextAction::GiveUp);
+    let moved = after(&claim.delivery, &second);
+    store.record_attempt(&moved, Some(&second)).await.unwrap();
+
+    let recovered = store
+        .recover_deliveries(&acme.id, &target.id, at(0), at(60_000))
+        .await
+        .unwrap();
+    assert_eq!(recovered, 1);
+    let claim = store
+        .claim_due(at(60_000), 1, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    let third = attempt(
+        &claim.delivery,
+        at(60_010),
+        None,
+        NextAction::Retry(at(180_000)),
+    );
+    let moved = after(&claim.delivery, &third);
+    store.record_attempt(&moved, Some(&third)).await.unwrap();
+    assert!(store
+        .delete_endpoint(&acme.id, &target.id, at(90_000))
+        .await
+        .unwrap());
+
+    let expected = vec![third, second, first];
+    assert_eq!(attempts_of(store, &delivery).await, expected);
+    let by_event = store
+        .list_attempts(
+            &acme.id,
+            &AttemptFilter {
+                event_id: Some(sent.id.clone()),
+                ..Default::default()
+            },
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_event.items, expected);
+    let stored = store
+        .get_delivery(&acme.id, &delivery.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Cancelled);
+    assert_eq!(stored.attempts, 3);
+}

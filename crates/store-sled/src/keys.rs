@@ -17,7 +17,7 @@
 //! | `v/{tenant}\0{event}` | event, followed by the ids of up to 64 deliveries made at its ingest (codec version 2); `V/{tenant}\0{received_ms}{event}` list index |
 //! | `d/{tenant}\0{delivery}` | delivery, followed by the ids of its attempts once it has any (codec version 2; newest first per tenant); `P/{tenant}\0{endpoint}\0{delivery}`, and `E/{tenant}\0{event}\0{delivery}` for a delivery its event's record does not list (added later, or past 64) |
 //! | `q/{due_ms}{tenant}\0{delivery}` | due queue: next attempt of a pending delivery not leased |
-//! | `r/{lease_ms}{tenant}\0{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up); for a lease taken at ingest, kept in memory until needed (the `leases` module) |
+//! | `r/{lease_ms}{tenant}\0{delivery}` | lease queue: lease expiry of a leased delivery (released at start-up) |
 //! | `a/{tenant}\0{attempt}` | attempt; its delivery's record lists its id (codec version 2). `A/{delivery}\0{attempt_no}` -> attempt id is the index earlier versions wrote: read, no longer written |
 
 /// Builds a key from a tag and parts separated by NUL.

@@ -17,7 +17,6 @@ mod flush;
 mod fresh;
 mod ingest;
 mod keys;
-mod leases;
 mod lists;
 mod queue;
 mod store;
@@ -34,7 +33,6 @@ use herald_store::{StoreError, StoreErrorKind};
 use crate::codec::unavailable;
 use crate::flush::GroupCommit;
 use crate::fresh::{FreshClaims, TenantEndpoints};
-use crate::leases::UnsavedLeases;
 use crate::wal::{Puts, Wal};
 
 /// Where and how to open the database.
@@ -100,8 +98,6 @@ pub struct SledStore {
     endpoint_cache: Mutex<HashMap<TenantId, Arc<TenantEndpoints>>>,
     /// Deliveries leased at ingest, waiting in memory for the next claim.
     fresh: FreshClaims,
-    /// The lease-queue entries of deliveries leased at ingest, until needed in sled.
-    leases: Arc<UnsavedLeases>,
     /// Operator event types by name, loaded on first use; dropped when one is written.
     event_types: Mutex<Option<EventTypes>>,
 }
@@ -110,8 +106,7 @@ impl SledStore {
     /// Opens (or creates) the database and releases the leases of a previous run as of `now`.
     pub fn open(config: &SledConfig, now: Timestamp) -> Result<Self, StoreError> {
         let db = open_db(config)?;
-        let leases = Arc::new(UnsavedLeases::default());
-        let wal = Wal::open(&config.path.join(WAL_DIR), db.clone(), Arc::clone(&leases))?;
+        let wal = Wal::open(&config.path.join(WAL_DIR), db.clone())?;
         let commit = GroupCommit::start(db.clone())?;
         let store = SledStore {
             db,
@@ -121,7 +116,6 @@ impl SledStore {
             wal,
             endpoint_cache: Mutex::new(HashMap::new()),
             fresh: FreshClaims::default(),
-            leases,
             event_types: Mutex::new(None),
         };
         let released = store.release_leases(now)?;
@@ -183,14 +177,10 @@ impl SledStore {
     /// so that whenever the event is on disk, everything it brought is too (sled
     /// recovers a prefix of its log), and a claim that finds a delivery whose event is
     /// not there yet knows the write is in progress. The write-ahead log covers the
-    /// rest. Lease entries are kept in memory instead (the `leases` module).
+    /// rest.
     fn write_event(&self, puts: &Puts) -> Result<(), StoreError> {
         let pairs = puts.pairs();
         for (key, value) in pairs.iter().skip(1).chain(pairs.first()) {
-            if key.starts_with(keys::LEASED) {
-                self.leases.add(key.clone());
-                continue;
-            }
             self.db
                 .insert(key.as_slice(), value.as_slice())
                 .map_err(unavailable("write event"))?;
@@ -246,20 +236,6 @@ impl Drop for SledStore {
             Err(error) => {
                 tracing::warn!(%error, "could not return unclaimed deliveries; the next start resumes them")
             }
-        }
-        // The leases of attempts still in flight: the log would restore them at the next
-        // open too, but this makes the directory whole without it.
-        let saved = match self.leases.save(&self.db) {
-            Ok(0) => Ok(()),
-            Ok(_) => self
-                .db
-                .flush()
-                .map(drop)
-                .map_err(unavailable("flush leases")),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = saved {
-            tracing::warn!(%error, "could not save the leases in flight; the next start restores them from the log");
         }
     }
 }

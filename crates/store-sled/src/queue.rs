@@ -140,14 +140,10 @@ impl SledStore {
             .db
             .range(keys::DUE.to_vec()..keys::queue_at(keys::DUE, end_ms))
             .peekable();
-        let expired_end = keys::queue_at(keys::LEASED, end_ms);
-        let mut expired = ExpiredScan {
-            sled: self
-                .db
-                .range(keys::LEASED.to_vec()..expired_end.clone())
-                .peekable(),
-            memory: self.leases.before(&expired_end).into_iter().peekable(),
-        };
+        let mut expired = self
+            .db
+            .range(keys::LEASED.to_vec()..keys::queue_at(keys::LEASED, end_ms))
+            .peekable();
         let mut ops = Ops::default();
         let mut claims = Vec::new();
         // Lease entries met in this call: a claim from memory that is claimed through
@@ -156,7 +152,7 @@ impl SledStore {
         while claims.len() < max {
             // Oldest first across the claims in memory and both queues.
             let fresh_due = self.fresh.front_due_ms().filter(|&due| due <= now_ms);
-            let Some(source) = pick(fresh_due, head(&mut due), expired.head()) else {
+            let Some(source) = pick(fresh_due, head(&mut due), head(&mut expired)) else {
                 break;
             };
             let claim = match source {
@@ -246,7 +242,7 @@ impl SledStore {
             ));
         };
         let Some(mut stored) = self.load_delivery(tenant, delivery_id)? else {
-            self.remove_entry(key, ops);
+            ops.remove(key.to_vec());
             return Ok(None);
         };
         let delivery = &mut stored.delivery;
@@ -259,7 +255,7 @@ impl SledStore {
         if delivery.status != DeliveryStatus::Pending
             || expected.map(Timestamp::as_millis) != Some(queued_at)
         {
-            self.remove_entry(key, ops);
+            ops.remove(key.to_vec());
             return Ok(None);
         }
         let event_key = keys::key(
@@ -310,7 +306,7 @@ impl SledStore {
                     ],
                 ));
                 ops.remove(keys::delivery(tenant, delivery_id));
-                self.remove_entry(key, ops);
+                ops.remove(key.to_vec());
             }
             return Ok(None);
         };
@@ -337,11 +333,8 @@ impl SledStore {
         let same_key = new_key.as_slice() == key;
         ops.put(new_key, []);
         ops.put(keys::delivery(tenant, id), record);
-        if same_key {
-            // Written to sled just now: no longer only in memory.
-            self.leases.take(key);
-        } else {
-            self.remove_entry(key, ops);
+        if !same_key {
+            ops.remove(key.to_vec());
         }
         Ok(Some(Claim {
             delivery: stored.delivery,
@@ -396,16 +389,8 @@ impl SledStore {
             ops.put(keys::due(due.as_millis(), tenant, id), []);
         }
         ops.put(keys::delivery(tenant, id), stored.encode()?);
-        self.remove_entry(&keys::leased(lease_until.as_millis(), tenant, id), &mut ops);
+        ops.remove(keys::leased(lease_until.as_millis(), tenant, id));
         self.write_in_order(ops)
-    }
-
-    /// Removes a queue entry: from memory if it is a lease entry kept there (the
-    /// `leases` module), else from sled with `ops`.
-    fn remove_entry(&self, key: &[u8], ops: &mut Ops) {
-        if !(key.starts_with(keys::LEASED) && self.leases.take(key)) {
-            ops.remove(key.to_vec());
-        }
     }
 
     /// Puts the claims leased at ingest and never taken back in the due queue, as they
@@ -439,7 +424,7 @@ impl SledStore {
             delivery.lease_until = None;
             ops.put(keys::due(due.as_millis(), tenant, id), []);
             ops.put(keys::delivery(tenant, id), stored.encode()?);
-            self.remove_entry(&keys::leased(lease.as_millis(), tenant, id), &mut ops);
+            ops.remove(keys::leased(lease.as_millis(), tenant, id));
             returned += 1;
         }
         self.write_in_order(ops)?;
@@ -571,10 +556,7 @@ impl SledStore {
             // still be recorded; it stays cancelled.
             match (delivery.lease_until, delivery.next_attempt_at) {
                 (Some(lease), _) => {
-                    let key = keys::leased(lease.as_millis(), tenant.as_str(), id);
-                    if !self.leases.take(&key) {
-                        batch.remove(key);
-                    }
+                    batch.remove(keys::leased(lease.as_millis(), tenant.as_str(), id));
                 }
                 (None, Some(due)) => {
                     batch.remove(keys::due(due.as_millis(), tenant.as_str(), id));
@@ -595,9 +577,6 @@ impl SledStore {
     /// lease expiry.
     pub(crate) fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let mut earliest: Option<u64> = self.fresh.front_due_ms();
-        if let Some(lease_ms) = self.leases.first_ms() {
-            earliest = Some(earliest.map_or(lease_ms, |earliest| earliest.min(lease_ms)));
-        }
         for prefix in [keys::DUE, keys::LEASED] {
             if let Some(entry) = self.db.scan_prefix(prefix).next() {
                 let (key, _) = entry.map_err(unavailable("read queue"))?;
@@ -641,48 +620,6 @@ enum Source {
     Due,
     /// The lease queue `r/`: a lease that ran out.
     Expired,
-}
-
-/// The expired leases, oldest first: the lease queue in sled merged with the entries
-/// kept in memory (the `leases` module).
-struct ExpiredScan {
-    sled: std::iter::Peekable<sled::Iter>,
-    memory: std::iter::Peekable<std::vec::IntoIter<Vec<u8>>>,
-}
-
-impl ExpiredScan {
-    /// Whether the next entry is the one in memory; `None` once both are done.
-    fn memory_next(&mut self) -> Option<bool> {
-        match (self.sled.peek(), self.memory.peek()) {
-            (None, None) => None,
-            (None, Some(_)) => Some(true),
-            (Some(Err(_)), _) | (Some(_), None) => Some(false),
-            (Some(Ok((in_sled, _))), Some(in_memory)) => {
-                Some(in_memory.as_slice() < in_sled.as_ref())
-            }
-        }
-    }
-
-    /// See [`head`].
-    fn head(&mut self) -> Option<Result<&[u8], ()>> {
-        if self.memory_next()? {
-            self.memory
-                .peek()
-                .map(|key| Ok(key.get(2..).unwrap_or_default()))
-        } else {
-            head(&mut self.sled)
-        }
-    }
-
-    fn next(&mut self) -> Option<sled::Result<(sled::IVec, sled::IVec)>> {
-        if self.memory_next()? {
-            self.memory
-                .next()
-                .map(|key| Ok((sled::IVec::from(key), sled::IVec::default())))
-        } else {
-            self.sled.next()
-        }
-    }
 }
 
 /// A queue scan's next entry: its key after the two-byte prefix, or `Err` if reading

@@ -12,14 +12,9 @@
 //! batch and possibly later changes are too, and re-applying would undo them; if it is
 //! absent, nothing later about those keys can have reached sled's disk either.
 //!
-//! A record's lease entries (`r/`) are the exception: ingest keeps them in memory, not
-//! in sled (the `leases` module). Replay writes, for a record whose event is present,
-//! each of its lease entries whose delivery still holds that lease.
-//!
 //! Checkpoint: when the current file passes [`ROTATE_BYTES`], the writer starts a new
-//! file, and a helper thread writes the lease entries kept in memory to sled, flushes
-//! sled and then deletes the old file. Every record in the old file was applied to sled
-//! (and its lease entries kept in memory) before it was submitted (submission happens
+//! file, and a helper thread flushes sled and then deletes the old file. Every record
+//! in the old file was applied to sled before it was submitted (submission happens
 //! under the store's ingest lock, after the apply), so that flush covers them all.
 //!
 //! File format: `wal-{seq:020}.log`, a sequence of frames `[len u32 LE][crc32 u32 LE]
@@ -31,22 +26,15 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use herald_store::{StoreError, StoreErrorKind};
 use tokio::sync::watch;
 
-use crate::keys;
-use crate::leases::{self, UnsavedLeases};
-
 /// A file is retired (sled flushed, file deleted) once it holds this much.
-#[cfg(not(test))]
 const ROTATE_BYTES: u64 = 64 << 20;
-/// Small in unit tests, so that a test can see a checkpoint.
-#[cfg(test)]
-const ROTATE_BYTES: u64 = 4 << 10;
 
 /// One write gathers at most this much before syncing.
 const MAX_GROUP_BYTES: usize = 8 << 20;
@@ -212,10 +200,9 @@ fn make_sled_durable(db: &sled::Db, wal_dir: &Path) -> Result<(), StoreError> {
     }
 }
 
-/// Applies every record of the log files in `dir` whose guard key sled lacks, restores
-/// the lease entries of the others that were only in memory, makes sled durable, and
-/// deletes the files. Returns how many records were applied and the next file sequence
-/// number.
+/// Applies every record of the log files in `dir` whose guard key sled lacks, makes
+/// sled durable, and deletes the files. Returns how many records were applied and the next
+/// file sequence number.
 fn replay(dir: &Path, db: &sled::Db) -> Result<(usize, u64), StoreError> {
     let files = wal_files(dir)?;
     let mut applied = 0;
@@ -235,11 +222,6 @@ fn replay(dir: &Path, db: &sled::Db) -> Result<(usize, u64), StoreError> {
                 .contains_key(guard)
                 .map_err(crate::codec::unavailable("replay: read guard key"))?;
             if present {
-                for (key, _) in &pairs {
-                    if key.starts_with(keys::LEASED) {
-                        leases::restore_lease(db, key)?;
-                    }
-                }
                 continue;
             }
             // Guard last, as ingest writes it (`SledStore::write_event`), so a crash
@@ -259,13 +241,6 @@ fn replay(dir: &Path, db: &sled::Db) -> Result<(usize, u64), StoreError> {
     }
     let next = files.last().map_or(0, |(seq, _)| seq + 1);
     Ok((applied, next))
-}
-
-/// Makes everything the log's older files hold durable in sled: the lease entries kept
-/// in memory, then a flush.
-fn checkpoint(db: &sled::Db, wal_dir: &Path, leases: &UnsavedLeases) -> Result<(), StoreError> {
-    leases.save(db)?;
-    make_sled_durable(db, wal_dir)
 }
 
 /// What the writer thread has made durable.
@@ -294,11 +269,7 @@ pub(crate) struct Wal {
 
 impl Wal {
     /// Replays what a previous run left in `dir` into `db`, then starts a new file.
-    pub(crate) fn open(
-        dir: &Path,
-        db: sled::Db,
-        leases: Arc<UnsavedLeases>,
-    ) -> Result<Self, StoreError> {
+    pub(crate) fn open(dir: &Path, db: sled::Db) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(io_error("create the write-ahead log directory"))?;
         let (applied, seq) = replay(dir, &db)?;
         if applied > 0 {
@@ -317,7 +288,6 @@ impl Wal {
             seq,
             written: 0,
             checkpoint: None,
-            leases,
         };
         let thread = std::thread::Builder::new()
             .name("herald-wal".into())
@@ -415,8 +385,6 @@ struct Writer {
     written: u64,
     /// The thread retiring the previous file, if one is running.
     checkpoint: Option<JoinHandle<()>>,
-    /// Lease entries ingest keeps in memory; written to sled before a file is retired.
-    leases: Arc<UnsavedLeases>,
 }
 
 impl Writer {
@@ -495,10 +463,9 @@ impl Writer {
         self.written = 0;
         let db = self.db.clone();
         let dir = self.dir.clone();
-        let leases = Arc::clone(&self.leases);
         let handle = std::thread::Builder::new()
             .name("herald-wal-checkpoint".into())
-            .spawn(move || match checkpoint(&db, &dir, &leases) {
+            .spawn(move || match make_sled_durable(&db, &dir) {
                 Ok(_) => {
                     if let Err(error) = fs::remove_file(&old) {
                         tracing::error!(%error, file = %old.display(), "cannot remove a retired write-ahead log");
@@ -567,7 +534,7 @@ mod tests {
         log.extend(b"\x10\x00\x00"); // the torn start of a third record
         fs::write(wal_dir.join(file_name(7)), &log).unwrap();
 
-        let wal = Wal::open(&wal_dir, db.clone(), Arc::default()).unwrap();
+        let wal = Wal::open(&wal_dir, db.clone()).unwrap();
         assert_eq!(db.get(b"v/a").unwrap().as_deref(), Some(&b"event a"[..]));
         assert_eq!(db.get(b"d/a1").unwrap().as_deref(), Some(&b"pending"[..]));
         assert_eq!(db.get(b"d/b1").unwrap().as_deref(), Some(&b"delivered"[..]));
@@ -585,7 +552,7 @@ mod tests {
     async fn submitted_records_are_on_disk_when_their_ticket_is_durable() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let wal = Wal::open(dir.path(), db, Arc::default()).unwrap();
+        let wal = Wal::open(dir.path(), db).unwrap();
         let first = wal.submit(record(&[(b"v/x", b"1")])).unwrap();
         let barrier = wal.submit(Vec::new()).unwrap();
         let second = wal.submit(record(&[(b"v/y", b"2")])).unwrap();
@@ -601,28 +568,5 @@ mod tests {
                 vec![(&b"v/y"[..], &b"2"[..])]
             ]
         );
-    }
-
-    #[tokio::test]
-    async fn a_checkpoint_writes_the_lease_entries_kept_in_memory_before_retiring_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let leases = Arc::new(UnsavedLeases::default());
-        let lease_key = keys::leased(5_000, "acme", "dlv_1");
-        leases.add(lease_key.clone());
-        let wal = Wal::open(dir.path(), db.clone(), Arc::clone(&leases)).unwrap();
-        // Past the (test-sized) rotation threshold: the first file is retired.
-        let big = vec![b'x'; ROTATE_BYTES as usize];
-        let ticket = wal.submit(record(&[(b"v/big", &big)])).unwrap();
-        wal.durable(ticket).await.unwrap();
-        drop(wal); // joins the checkpoint thread
-        assert_eq!(db.get(&lease_key).unwrap().as_deref(), Some(&b""[..]));
-        assert_eq!(leases.len(), 0);
-        let names: Vec<u64> = wal_files(dir.path())
-            .unwrap()
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
-        assert_eq!(names, vec![1], "file 0 retired, file 1 current");
     }
 }

@@ -262,54 +262,6 @@ async fn a_claim_held_in_memory_past_its_lease_is_handed_out_once() {
 }
 
 #[tokio::test]
-async fn a_lease_taken_at_ingest_and_kept_in_memory_is_resumed_after_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    let acme = tenant("acme");
-    let target = endpoint(&acme.id, at(1000));
-    let sent = event(&acme.id, "evt-in-flight", at(2000));
-    let pending = delivery(&sent, &target.id);
-    let lease_key = queue_key(
-        b"r/",
-        2000 + 60_000 + T0.as_millis(),
-        "acme",
-        pending.id.as_str(),
-    );
-    {
-        let store = open_at(dir.path(), T0);
-        store.create_tenant(&acme).await.unwrap();
-        store.put_endpoint(&target).await.unwrap();
-        // The engine has claimed once, so ingest leases the delivery.
-        assert!(store
-            .claim_due(at(1500), 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty());
-        store
-            .insert_event(&sent, std::slice::from_ref(&pending))
-            .await
-            .unwrap();
-        // Taken by a worker, whose attempt is cut by the crash.
-        let claims = store.claim_due(at(2010), 10, LEASE).await.unwrap();
-        assert_eq!(claims.len(), 1);
-    }
-    // Closing wrote the lease entry to sled; a crash would not have: it was in memory.
-    {
-        let db = raw(dir.path());
-        assert!(db.contains_key(&lease_key).unwrap(), "saved at close");
-        db.remove(&lease_key).unwrap();
-        db.flush().unwrap();
-    }
-
-    // The log still holds the event's record, and with it the lease entry.
-    let store = open_at(dir.path(), at(3000));
-    let claims = store.claim_due(at(3000), 10, LEASE).await.unwrap();
-    assert_eq!(claims.len(), 1);
-    assert_eq!(claims[0].delivery.id, pending.id);
-    assert_eq!(claims[0].delivery.attempts, 1, "logged as interrupted");
-    assert_eq!(claims[0].delivery.lease_until, Some(at(63_000)));
-}
-
-#[tokio::test]
 async fn attempts_indexed_the_way_earlier_versions_did_are_still_listed() {
     let dir = tempfile::tempdir().unwrap();
     let (acme, _, pending) = {

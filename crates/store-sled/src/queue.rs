@@ -29,26 +29,21 @@ use crate::wal::Puts;
 use crate::{Ops, SledStore};
 
 impl SledStore {
-    /// Adds a new delivery and its indexes (and its queue entry, if pending) to `puts`;
-    /// `by_event` adds its `E/` entry, for a delivery its event's record does not list
-    /// (see `SledStore::deliveries_of_event`).
+    /// Adds a new delivery's queue entry (if pending) and indexes, then its record, to
+    /// `puts`; `by_event` adds its `E/` entry, for a delivery its event's record does not
+    /// list (see `SledStore::deliveries_of_event`).
+    ///
+    /// In this order because ingest writes the pairs one by one (`write_event`) and a
+    /// crash keeps a prefix of them: a delivery record on disk then always has its
+    /// queue entry, so it is claimed (and dropped if its event never arrived). With the
+    /// record first, a crash between the two left a pending delivery no claim could
+    /// ever find (found by a SIGKILL run, docs/decisions.md). An entry without its
+    /// record is stale and dropped when met.
     pub(crate) fn add_delivery(
         puts: &mut Puts,
         delivery: &Delivery,
         by_event: bool,
     ) -> Result<(), StoreError> {
-        let tenant = delivery.tenant.as_str().as_bytes();
-        let id = delivery.id.as_str().as_bytes();
-        puts.put(
-            keys::delivery(delivery.tenant.as_str(), delivery.id.as_str()),
-            codec::encode(delivery)?,
-        );
-        if by_event {
-            let event = delivery.event_id.as_str().as_bytes();
-            puts.put(keys::key(b'E', &[tenant, event, id]), []);
-        }
-        let endpoint = delivery.endpoint_id.as_str().as_bytes();
-        puts.put(keys::key(b'P', &[tenant, endpoint, id]), []);
         let tenant = delivery.tenant.as_str();
         let id = delivery.id.as_str();
         match (
@@ -65,6 +60,19 @@ impl SledStore {
             }
             _ => {}
         }
+        let endpoint = delivery.endpoint_id.as_str().as_bytes();
+        puts.put(
+            keys::key(b'P', &[tenant.as_bytes(), endpoint, id.as_bytes()]),
+            [],
+        );
+        if by_event {
+            let event = delivery.event_id.as_str().as_bytes();
+            puts.put(
+                keys::key(b'E', &[tenant.as_bytes(), event, id.as_bytes()]),
+                [],
+            );
+        }
+        puts.put(keys::delivery(tenant, id), codec::encode(delivery)?);
         Ok(())
     }
 

@@ -305,3 +305,46 @@ async fn attempts_indexed_the_way_earlier_versions_did_are_still_listed() {
     assert_eq!(log.items.len(), 1);
     assert_eq!(log.items[0].attempt, 1);
 }
+
+/// The key prefixes of the one record in the write-ahead log of `dir`, in order
+/// (frames `[len u32 LE][crc u32][payload]`, payload `[count u32]` then
+/// `[klen u32][key][vlen u32][value]` per pair, as `wal.rs` writes them).
+fn logged_key_tags(dir: &Path) -> Vec<String> {
+    let wal_dir = dir.join("herald-wal");
+    let file = std::fs::read_dir(&wal_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "log"))
+        .expect("a log file");
+    let bytes = std::fs::read(file).unwrap();
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let len = u32_at(0);
+    assert_eq!(bytes.len(), 8 + len, "one record");
+    let mut at = 8;
+    let count = u32_at(at);
+    at += 4;
+    let mut tags = Vec::new();
+    for _ in 0..count {
+        let key_len = u32_at(at);
+        at += 4;
+        tags.push(String::from_utf8_lossy(&bytes[at..at + 2]).into_owned());
+        at += key_len;
+        let value_len = u32_at(at);
+        at += 4 + value_len;
+    }
+    tags
+}
+
+#[tokio::test]
+async fn a_delivery_record_is_written_after_its_queue_entry_and_index() {
+    // Ingest writes the log record's pairs one by one in this order, the event (the
+    // record's first pair) last; a crash keeps a prefix. So a delivery record on disk
+    // always has its queue entry (else it would be pending and never claimed), and an
+    // event on disk has everything it brought.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_at(dir.path(), T0);
+        accept_one(&store, "evt-order").await;
+    }
+    assert_eq!(logged_key_tags(dir.path()), ["v/", "V/", "q/", "P/", "d/"]);
+}

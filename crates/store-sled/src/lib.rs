@@ -133,6 +133,16 @@ impl SledStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The ingest lock if no ingest holds it: nothing is being written by ingest while
+    /// the guard lives.
+    fn ingest_idle(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.ingest_lock.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn queue_lock(&self) -> MutexGuard<'_, ()> {
         self.queue_lock
             .lock()

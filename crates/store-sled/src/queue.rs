@@ -37,8 +37,10 @@ impl SledStore {
     /// crash keeps a prefix of them: a delivery record on disk then always has its
     /// queue entry, so it is claimed (and dropped if its event never arrived). With the
     /// record first, a crash between the two left a pending delivery no claim could
-    /// ever find (found by a SIGKILL run, docs/decisions.md). An entry without its
-    /// record is stale and dropped when met.
+    /// ever find (found by a SIGKILL run, docs/decisions.md). The record is written
+    /// fresh (no attempts to list yet), hence the plain encoding. An entry without its
+    /// record is either being written (ingest holds its lock) and left alone, or stale
+    /// and dropped when met (`claim_entry`).
     pub(crate) fn add_delivery(
         puts: &mut Puts,
         delivery: &Delivery,
@@ -250,7 +252,21 @@ impl SledStore {
             ));
         };
         let Some(mut stored) = self.load_delivery(tenant, delivery_id)? else {
-            ops.remove(key.to_vec());
+            // Ingest writes a new delivery's queue entry before its record, under its
+            // own lock (see `add_delivery`): usually this one is being written right
+            // now, and the entry is left for the next claim. Once the lock is free and
+            // the record is still missing, the entry is left over from a write cut
+            // short, and goes.
+            if let Some(_idle) = self.ingest_idle() {
+                let record = keys::delivery(tenant, delivery_id);
+                if !self
+                    .db
+                    .contains_key(record)
+                    .map_err(unavailable("read delivery"))?
+                {
+                    ops.remove(key.to_vec());
+                }
+            }
             return Ok(None);
         };
         let delivery = &mut stored.delivery;
@@ -280,11 +296,7 @@ impl SledStore {
             // part-way (a failed write, or a crash: replay at open completes every
             // event that was accepted), so the delivery was never accepted: it goes,
             // with its indexes, or its entry would stay due forever.
-            let ingest_idle = match self.ingest_lock.try_lock() {
-                Ok(guard) => Some(guard),
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            };
+            let ingest_idle = self.ingest_idle();
             if ingest_idle.is_some()
                 && !self
                     .db
@@ -699,5 +711,33 @@ fn interrupted_attempt(delivery: &Delivery, url: String, now: Timestamp) -> Atte
         }),
         next: NextAction::Retry(now),
         test: delivery.test,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use herald_event::Timestamp;
+
+    use crate::{keys, SledConfig, SledStore};
+
+    #[test]
+    fn a_queue_entry_without_its_record_is_kept_while_ingest_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = Timestamp::from_millis(1_796_310_000_000);
+        let store = SledStore::open(&SledConfig::temporary(dir.path().join("db")), now).unwrap();
+        let entry = keys::due(now.as_millis(), "acme", "dlv_being_written");
+        store.db.insert(&entry, &[]).unwrap();
+        let lease = Duration::from_secs(60);
+        {
+            // An ingest is between this delivery's queue entry and its record.
+            let _writing = store.ingest_lock();
+            assert!(store.claim_due_now(now, 10, lease).unwrap().is_empty());
+            assert!(store.db.contains_key(&entry).unwrap(), "left for later");
+        }
+        // No ingest running and still no record: a leftover of a cut write.
+        assert!(store.claim_due_now(now, 10, lease).unwrap().is_empty());
+        assert!(!store.db.contains_key(&entry).unwrap());
     }
 }

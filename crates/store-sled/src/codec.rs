@@ -58,7 +58,9 @@ pub(crate) fn decode_with_tail<T: DeserializeOwned, U: DeserializeOwned>(
 }
 
 /// The record, and the undecoded tail of a version 2 record.
-fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Option<&[u8]>), StoreError> {
+pub(crate) fn decode_body<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, Option<&[u8]>), StoreError> {
     match bytes.split_first() {
         Some((&VERSION_1, body)) => Ok((postcard::from_bytes(body).map_err(corrupt)?, None)),
         Some((&VERSION_2, body)) => {
@@ -70,6 +72,11 @@ fn decode_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Option<&[u8]>), 
             "unknown record version",
         )),
     }
+}
+
+/// Decodes a tail that borrows from the record's bytes (a list of `&str`, say).
+pub(crate) fn decode_tail<'a, U: serde::Deserialize<'a>>(tail: &'a [u8]) -> Result<U, StoreError> {
+    postcard::from_bytes(tail).map_err(corrupt)
 }
 
 fn corrupt(error: postcard::Error) -> StoreError {

@@ -89,10 +89,12 @@ pub(crate) fn page_of_ids<T>(
     let limit = limit.max(1);
     let mut items = Vec::new();
     let mut last: Option<&[u8]> = None;
-    for id in ids.iter().rev() {
-        if end.as_ref().is_some_and(|end| id >= end) {
-            continue;
-        }
+    // Starts below the cursor: a page does not walk the pages before it.
+    let below = match end {
+        Some(end) => ids.range::<Vec<u8>, _>(..end),
+        None => ids.range::<Vec<u8>, _>(..),
+    };
+    for id in below.rev() {
         if let Some(item) = load(id)? {
             if items.len() == limit {
                 let next_cursor = last.map(|last| keys::cursor_of(last, b""));

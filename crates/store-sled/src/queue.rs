@@ -91,6 +91,51 @@ impl SledStore {
         Ok(())
     }
 
+    /// Whether an event lists `delivery` among its own: in its record's tail (`listed`)
+    /// or in the `E/` index (deliveries added after ingest, fan-outs wider than the
+    /// record lists, and records of earlier versions).
+    fn lists_delivery(
+        &self,
+        listed: Option<&[u8]>,
+        delivery: &Delivery,
+    ) -> Result<bool, StoreError> {
+        let id = delivery.id.as_str();
+        if let Some(tail) = listed {
+            if codec::decode_tail::<Vec<&str>>(tail)?.contains(&id) {
+                return Ok(true);
+            }
+        }
+        let tenant = delivery.tenant.as_str().as_bytes();
+        let event = delivery.event_id.as_str().as_bytes();
+        self.db
+            .contains_key(keys::key(b'E', &[tenant, event, id.as_bytes()]))
+            .map_err(unavailable("read event deliveries"))
+    }
+
+    /// Removes a delivery that was never accepted, its indexes and its queue entry
+    /// `key` (found by `claim_entry`).
+    fn drop_unaccepted(ops: &mut Ops, key: &[u8], delivery: &Delivery) {
+        tracing::warn!(
+            delivery = delivery.id.as_str(),
+            "dropping a delivery whose event was never accepted"
+        );
+        let tenant = delivery.tenant.as_str().as_bytes();
+        let id = delivery.id.as_str().as_bytes();
+        ops.remove(keys::key(
+            b'E',
+            &[tenant, delivery.event_id.as_str().as_bytes(), id],
+        ));
+        ops.remove(keys::key(
+            b'P',
+            &[tenant, delivery.endpoint_id.as_str().as_bytes(), id],
+        ));
+        ops.remove(keys::delivery(
+            delivery.tenant.as_str(),
+            delivery.id.as_str(),
+        ));
+        ops.remove(key.to_vec());
+    }
+
     fn load_delivery(&self, tenant: &str, id: &str) -> Result<Option<StoredDelivery>, StoreError> {
         let Some(bytes) = self
             .db
@@ -289,7 +334,7 @@ impl SledStore {
                 delivery.event_id.as_str().as_bytes(),
             ],
         );
-        let Some(event) = self.get_record::<Event>(&event_key)? else {
+        let Some(event_bytes) = self.db.get(&event_key).map_err(unavailable("read event"))? else {
             // Ingest writes the event record last, under its own lock: usually this one
             // is being written right now, and the entry is left for the next claim.
             // Once the lock is free and the event is still missing, ingest stopped
@@ -303,33 +348,19 @@ impl SledStore {
                     .contains_key(&event_key)
                     .map_err(unavailable("read event"))?
             {
-                tracing::warn!(
-                    delivery = delivery_id,
-                    "dropping a delivery whose event was never accepted"
-                );
-                let tenant_bytes = tenant.as_bytes();
-                let id_bytes = delivery_id.as_bytes();
-                ops.remove(keys::key(
-                    b'E',
-                    &[
-                        tenant_bytes,
-                        delivery.event_id.as_str().as_bytes(),
-                        id_bytes,
-                    ],
-                ));
-                ops.remove(keys::key(
-                    b'P',
-                    &[
-                        tenant_bytes,
-                        delivery.endpoint_id.as_str().as_bytes(),
-                        id_bytes,
-                    ],
-                ));
-                ops.remove(keys::delivery(tenant, delivery_id));
-                ops.remove(key.to_vec());
+                Self::drop_unaccepted(ops, key, delivery);
             }
             return Ok(None);
         };
+        let (event, listed) = codec::decode_body::<Event>(&event_bytes)?;
+        if !self.lists_delivery(listed, delivery)? {
+            // The event is there but does not list this delivery: the delivery is left
+            // from a write of the same event id that was cut short and never accepted,
+            // and the client sent the event again, which made deliveries of its own.
+            // Delivering this one too would send the event twice to the endpoint.
+            Self::drop_unaccepted(ops, key, delivery);
+            return Ok(None);
+        }
         let endpoint = self.load_endpoint(&delivery.tenant, &delivery.endpoint_id)?;
         if source == Source::Expired {
             // The lease ran out (or was released at start-up) without a record: the

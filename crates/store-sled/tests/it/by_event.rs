@@ -110,3 +110,44 @@ async fn an_event_fanned_out_past_what_its_record_lists_keeps_every_delivery() {
         }
     );
 }
+
+#[tokio::test]
+async fn every_delivery_is_claimed_whether_its_event_lists_it_or_the_index_does() {
+    // 64 is the most a record lists; 65 go to the index; a replay is indexed either way.
+    for fan_out in [64, 65] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_at(dir.path(), T0);
+        let acme = tenant("acme");
+        store.create_tenant(&acme).await.unwrap();
+        let sent = event(&acme.id, "evt-edge", at(2000));
+        let mut deliveries: Vec<Delivery> = (0..fan_out)
+            .map(|n| delivery(&sent, &EndpointId::new(format!("ep_{n:02}"))))
+            .collect();
+        store.insert_event(&sent, &deliveries).await.unwrap();
+        let mut replayed = delivery(&sent, &EndpointId::new("ep_00"));
+        replayed.id = DeliveryId::generate(at(9000));
+        replayed.created_at = at(9000);
+        store
+            .insert_deliveries(std::slice::from_ref(&replayed))
+            .await
+            .unwrap();
+        deliveries.push(replayed);
+
+        let claimed = store
+            .claim_due(at(10_000), 100, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = claimed
+            .iter()
+            .map(|claim| claim.delivery.id.as_str().to_owned())
+            .collect();
+        ids.sort();
+        ids.reverse();
+        assert_eq!(ids, newest_first(&deliveries), "fan-out {fan_out}");
+        assert_eq!(
+            listed(&store, &sent, 100).await.concat(),
+            newest_first(&deliveries),
+            "fan-out {fan_out}"
+        );
+    }
+}

@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use herald_event::{Delivery, Event, Tenant};
+use herald_event::{
+    Attempt, AttemptId, Delivery, DeliveryStatus, Event, HttpRecord, NextAction, Tenant,
+};
 use herald_store::{DeliveryFilter, PageRequest, Store};
 use herald_store_sled::SledStore;
 
@@ -231,6 +233,64 @@ async fn deliveries_of_an_event_that_was_never_accepted_are_dropped_not_due_fore
 }
 
 #[tokio::test]
+async fn a_cut_write_is_not_delivered_beside_the_event_sent_again_with_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (acme, sent, orphan) = {
+        let store = open_at(dir.path(), T0);
+        accept_one(&store, "evt-sent-twice").await
+    };
+    // The crash of the test above: the first write's delivery is in sled, its event
+    // record and log record are not.
+    {
+        let db = raw(dir.path());
+        for tag in [b"v/", b"V/"] {
+            for key in db.scan_prefix(tag).keys() {
+                db.remove(key.unwrap()).unwrap();
+            }
+        }
+        db.flush().unwrap();
+        std::fs::remove_dir_all(dir.path().join("herald-wal")).unwrap();
+    }
+    let store = open_at(dir.path(), at(2500));
+    // The client got no answer and sends the event again, with the same id.
+    let mut again = delivery(&sent, &orphan.endpoint_id);
+    again.created_at = at(2500);
+    store
+        .insert_event(&sent, std::slice::from_ref(&again))
+        .await
+        .unwrap();
+    let claimed = store.claim_due(at(3000), 10, LEASE).await.unwrap();
+    let ids: Vec<&str> = claimed
+        .iter()
+        .map(|claim| claim.delivery.id.as_str())
+        .collect();
+    assert_eq!(ids, [again.id.as_str()], "the event goes out once");
+    assert_eq!(
+        store.get_delivery(&acme.id, &orphan.id).await.unwrap(),
+        None
+    );
+    let listed = store
+        .list_deliveries(
+            &acme.id,
+            &DeliveryFilter::default(),
+            &PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    let listed: Vec<&str> = listed
+        .items
+        .iter()
+        .map(|delivery| delivery.id.as_str())
+        .collect();
+    assert_eq!(listed, [again.id.as_str()]);
+    // Only the new delivery's lease is left to wake for.
+    assert_eq!(
+        store.next_due_at().await.unwrap(),
+        Some(at(3000).plus(LEASE))
+    );
+}
+
+#[tokio::test]
 async fn a_claim_held_in_memory_past_its_lease_is_handed_out_once() {
     let dir = tempfile::tempdir().unwrap();
     let acme = tenant("acme");
@@ -304,6 +364,47 @@ async fn attempts_indexed_the_way_earlier_versions_did_are_still_listed() {
         .unwrap();
     assert_eq!(log.items.len(), 1);
     assert_eq!(log.items[0].attempt, 1);
+
+    // A new attempt is listed in the record's tail; the old one stays in the index.
+    let mut claims = store.claim_due(at(63_000), 10, LEASE).await.unwrap();
+    assert_eq!(claims.len(), 1);
+    let claimed = claims.pop().unwrap().delivery;
+    // Released at open, so claimed as interrupted: its second attempt is logged.
+    assert_eq!(claimed.attempts, 2);
+    let success = Attempt {
+        id: AttemptId::generate(at(63_010)),
+        tenant: acme.id.clone(),
+        delivery_id: claimed.id.clone(),
+        event_id: claimed.event_id.clone(),
+        endpoint_id: claimed.endpoint_id.clone(),
+        attempt: 3,
+        started_at: at(63_010),
+        duration_ms: 5,
+        url: "https://hooks.example.com/new".to_owned(),
+        request: HttpRecord::default(),
+        status_code: Some(200),
+        response: Some(HttpRecord::default()),
+        error: None,
+        next: NextAction::Done,
+        test: false,
+    };
+    let delivered = Delivery {
+        status: DeliveryStatus::Succeeded,
+        attempts: 3,
+        next_attempt_at: None,
+        ..claimed
+    };
+    store
+        .record_attempt(&delivered, Some(&success))
+        .await
+        .unwrap();
+    let log = store
+        .list_attempts(&acme.id, &filter, &PageRequest::first(10))
+        .await
+        .unwrap();
+    let mut numbers: Vec<u32> = log.items.iter().map(|attempt| attempt.attempt).collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, [1, 2, 3]);
 }
 
 /// The key prefixes of the one record in the write-ahead log of `dir`, in order

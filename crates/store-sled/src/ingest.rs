@@ -25,6 +25,17 @@ const MAX_LISTED_DELIVERIES: usize = 64;
 /// Delivery ids in id (creation) order.
 pub(crate) type DeliveryIds = BTreeSet<Vec<u8>>;
 
+/// What an event's record carries after the event (codec version 2): how many
+/// deliveries its ingest made (the count a repeat of the event is answered with, which
+/// later replays do not change), and their ids when there are at most
+/// `MAX_LISTED_DELIVERIES` (otherwise none: the `E/` index has them).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct EventTail<'a> {
+    pub(crate) made: u64,
+    #[serde(borrow)]
+    pub(crate) ids: Vec<&'a str>,
+}
+
 impl SledStore {
     /// The synchronous part of ingest: writes the new events and submits their log
     /// records; returns the outcomes, the log ticket to wait for, and the claims to hand
@@ -89,10 +100,10 @@ impl SledStore {
                 });
                 continue;
             }
-            if let Some((existing, deliveries)) = self.event_with_deliveries(&event_key)? {
+            if let Some((existing, made)) = self.event_as_ingested(&event_key)? {
                 outcomes.push(InsertOutcome::Duplicate {
                     event: existing,
-                    deliveries: deliveries.len(),
+                    deliveries: made,
                 });
                 continue;
             }
@@ -188,16 +199,19 @@ impl SledStore {
     ) -> Result<Puts, StoreError> {
         let mut puts = Puts::default();
         let listed = deliveries.len() <= MAX_LISTED_DELIVERIES;
-        let record = if listed {
-            let ids: Vec<&str> = deliveries
+        let ids = if listed {
+            deliveries
                 .iter()
                 .map(|delivery| delivery.id.as_str())
-                .collect();
-            codec::encode_with_tail(event, &ids)?
+                .collect()
         } else {
-            codec::encode(event)?
+            Vec::new()
         };
-        puts.put(event_key, record);
+        let tail = EventTail {
+            made: deliveries.len() as u64,
+            ids,
+        };
+        puts.put(event_key, codec::encode_with_tail(event, &tail)?);
         let index = keys::event_index(
             event.tenant.as_str(),
             event.received_at.as_millis(),
@@ -210,6 +224,24 @@ impl SledStore {
         Ok(puts)
     }
 
+    /// An event (by its record's key) and how many deliveries its ingest made. Records
+    /// of versions before the count was kept answer with every delivery the `E/` index
+    /// lists, replays included.
+    fn event_as_ingested(&self, event_key: &[u8]) -> Result<Option<(Event, usize)>, StoreError> {
+        let Some(bytes) = self.db.get(event_key).map_err(unavailable("read event"))? else {
+            return Ok(None);
+        };
+        let (event, tail) = codec::decode_body::<Event>(&bytes)?;
+        let made = match tail {
+            Some(tail) => {
+                let made = codec::decode_tail::<EventTail>(tail)?.made;
+                usize::try_from(made).unwrap_or(usize::MAX)
+            }
+            None => self.indexed_deliveries(&event).count(),
+        };
+        Ok(Some((event, made)))
+    }
+
     /// An event (by its record's key) and the ids of its deliveries, oldest first: those
     /// its record lists and those in the `E/` index.
     pub(crate) fn event_with_deliveries(
@@ -219,12 +251,23 @@ impl SledStore {
         let Some(bytes) = self.db.get(event_key).map_err(unavailable("read event"))? else {
             return Ok(None);
         };
-        let (event, listed) = codec::decode_with_tail::<Event, Vec<String>>(&bytes)?;
-        let mut ids: DeliveryIds = listed
-            .unwrap_or_default()
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let (event, tail) = codec::decode_body::<Event>(&bytes)?;
+        let mut ids = DeliveryIds::new();
+        if let Some(tail) = tail {
+            let tail = codec::decode_tail::<EventTail>(tail)?;
+            ids.extend(tail.ids.iter().map(|id| id.as_bytes().to_vec()));
+        }
+        for id in self.indexed_deliveries(&event) {
+            ids.insert(id?);
+        }
+        Ok(Some((event, ids)))
+    }
+
+    /// The ids of an event's deliveries in the `E/` index.
+    fn indexed_deliveries(
+        &self,
+        event: &Event,
+    ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> {
         let prefix = keys::prefix(
             b'E',
             &[
@@ -232,11 +275,12 @@ impl SledStore {
                 event.id.as_str().as_bytes(),
             ],
         );
-        for entry in self.db.scan_prefix(&prefix) {
-            let (key, _) = entry.map_err(unavailable("scan event deliveries"))?;
-            ids.insert(key[prefix.len()..].to_vec());
-        }
-        Ok(Some((event, ids)))
+        let start = prefix.len();
+        self.db.scan_prefix(prefix).map(move |entry| {
+            entry
+                .map(|(key, _)| key[start..].to_vec())
+                .map_err(unavailable("scan event deliveries"))
+        })
     }
 
     /// The ids of an event's deliveries, oldest first; none if there is no such event.

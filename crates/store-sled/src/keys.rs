@@ -105,24 +105,35 @@ pub(crate) fn event_index(tenant: &str, received_ms: u64, event: &str) -> Vec<u8
     out
 }
 
-/// The part of `key` after `prefix`, hex encoded: an opaque, ordered list cursor.
+/// Hex digits of a cursor's check.
+const CHECK_DIGITS: usize = 8;
+
+/// The part of `key` after `prefix`, hex encoded, then a check (the CRC-32 of the whole
+/// key, 8 hex digits): an opaque, ordered list cursor that only a list over the same
+/// prefix accepts back, so a cursor from another list, or an altered one, is refused
+/// instead of read as a position.
 pub(crate) fn cursor_of(key: &[u8], prefix: &[u8]) -> String {
-    key[prefix.len().min(key.len())..]
+    let mut cursor: String = key[prefix.len().min(key.len())..]
         .iter()
         .map(|byte| format!("{byte:02x}"))
-        .collect()
+        .collect();
+    cursor.push_str(&format!("{:08x}", crc32fast::hash(key)));
+    cursor
 }
 
-/// Decodes a cursor back into the key it was made from; `None` if malformed.
+/// Decodes a cursor back into the key it was made from; `None` if malformed or made
+/// by a list over another prefix.
 pub(crate) fn key_of_cursor(cursor: &str, prefix: &[u8]) -> Option<Vec<u8>> {
-    if cursor.len() % 2 != 0 || !cursor.is_ascii() {
+    if cursor.len() % 2 != 0 || !cursor.is_ascii() || cursor.len() < CHECK_DIGITS {
         return None;
     }
+    let (position, check) = cursor.split_at(cursor.len() - CHECK_DIGITS);
     let mut out = prefix.to_vec();
-    for index in (0..cursor.len()).step_by(2) {
-        out.push(u8::from_str_radix(&cursor[index..index + 2], 16).ok()?);
+    for index in (0..position.len()).step_by(2) {
+        out.push(u8::from_str_radix(&position[index..index + 2], 16).ok()?);
     }
-    Some(out)
+    let check = u32::from_str_radix(check, 16).ok()?;
+    (check == crc32fast::hash(&out)).then_some(out)
 }
 
 #[cfg(test)]
@@ -145,9 +156,18 @@ mod tests {
         let pre = prefix(b'D', &[b"acme"]);
         let full = key(b'D', &[b"acme", b"dlv_9"]);
         let cursor = cursor_of(&full, &pre);
-        assert_eq!(cursor, "646c765f39");
+        assert_eq!(cursor, "646c765f39bb6771b1");
         assert_eq!(key_of_cursor(&cursor, &pre), Some(full));
         assert_eq!(key_of_cursor("zz", &pre), None);
         assert_eq!(key_of_cursor("abc", &pre), None);
+        // Only a list over the same prefix takes it back, and not altered.
+        assert_eq!(key_of_cursor(&cursor, b"E/acme\0"), None);
+        let mut altered = cursor.clone().into_bytes();
+        altered[0] = if altered[0] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            key_of_cursor(&String::from_utf8(altered).unwrap(), &pre),
+            None
+        );
+        assert_eq!(key_of_cursor("", &pre), None);
     }
 }

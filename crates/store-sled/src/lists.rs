@@ -2,8 +2,9 @@
 //!
 //! Lists read an index in reverse key order; because generated ids and index times
 //! sort by creation, that is newest first. A cursor is the hex of the last returned key
-//! (minus the prefix), and the next page continues strictly below it, so pages stay
-//! stable while new items are inserted at the top.
+//! (minus the prefix) with a check that binds it to the prefix (`keys::cursor_of`), and
+//! the next page continues strictly below it, so pages stay stable while new items are
+//! inserted at the top.
 
 use std::collections::BTreeSet;
 
@@ -73,8 +74,11 @@ impl SledStore {
 }
 
 /// A newest-first page over ids gathered in memory, with `scan_page`'s cursor format
-/// (the hex of the last id returned): `load` reads an id's item, or `None` to skip it.
+/// as if the ids were keys under `prefix` (the prefix of the items' records, so that
+/// a cursor means the same position here as in the list over all of them): `load`
+/// reads an id's item, or `None` to skip it.
 pub(crate) fn page_of_ids<T>(
+    prefix: &[u8],
     ids: &BTreeSet<Vec<u8>>,
     cursor: Option<&str>,
     limit: usize,
@@ -82,7 +86,8 @@ pub(crate) fn page_of_ids<T>(
 ) -> Result<Page<T>, StoreError> {
     let end = cursor
         .map(|cursor| {
-            keys::key_of_cursor(cursor, b"")
+            keys::key_of_cursor(cursor, prefix)
+                .map(|key| key[prefix.len()..].to_vec())
                 .ok_or_else(|| StoreError::new(StoreErrorKind::InvalidCursor, "malformed cursor"))
         })
         .transpose()?;
@@ -97,7 +102,11 @@ pub(crate) fn page_of_ids<T>(
     for id in below.rev() {
         if let Some(item) = load(id)? {
             if items.len() == limit {
-                let next_cursor = last.map(|last| keys::cursor_of(last, b""));
+                let next_cursor = last.map(|last| {
+                    let mut key = prefix.to_vec();
+                    key.extend_from_slice(last);
+                    keys::cursor_of(&key, prefix)
+                });
                 return Ok(Page { items, next_cursor });
             }
             items.push(item);

@@ -24,6 +24,7 @@ use herald_store::{Claim, StoreError, StoreErrorKind};
 
 use crate::codec::{self, unavailable};
 use crate::fresh::{self, FreshClaim};
+use crate::ingest::EventTail;
 use crate::keys;
 use crate::wal::Puts;
 use crate::{Ops, SledStore};
@@ -101,7 +102,7 @@ impl SledStore {
     ) -> Result<bool, StoreError> {
         let id = delivery.id.as_str();
         if let Some(tail) = listed {
-            if codec::decode_tail::<Vec<&str>>(tail)?.contains(&id) {
+            if codec::decode_tail::<EventTail>(tail)?.ids.contains(&id) {
                 return Ok(true);
             }
         }

@@ -72,7 +72,9 @@ impl SledStore {
         for delivery in deliveries {
             attempt_ids.extend(self.attempts_of(tenant.as_str(), delivery)?);
         }
-        crate::lists::page_of_ids(&attempt_ids, page.cursor.as_deref(), page.limit, |id| {
+        let records = keys::prefix(b'a', &[tenant.as_str().as_bytes()]);
+        let cursor = page.cursor.as_deref();
+        crate::lists::page_of_ids(&records, &attempt_ids, cursor, page.limit, |id| {
             let key = keys::key(b'a', &[tenant.as_str().as_bytes(), id]);
             let attempt: Option<Attempt> = self.get_record(&key)?;
             Ok(attempt.filter(|attempt| Self::attempt_matches(attempt, filter)))
@@ -388,7 +390,9 @@ impl Store for SledStore {
         let index = match (&filter.event_id, &filter.endpoint_id) {
             (Some(event), _) => {
                 let ids = self.deliveries_of_event(tenant.as_str(), event.as_str())?;
-                return crate::lists::page_of_ids(&ids, page.cursor.as_deref(), page.limit, |id| {
+                let records = keys::prefix(b'd', &[tenant_bytes]);
+                let cursor = page.cursor.as_deref();
+                return crate::lists::page_of_ids(&records, &ids, cursor, page.limit, |id| {
                     let id = std::str::from_utf8(id).map_err(|error| {
                         StoreError::with_source(StoreErrorKind::Corrupt, "delivery id", error)
                     })?;

@@ -282,4 +282,15 @@ async fn replay_redelivers_to_current_subscribers_or_one_endpoint() {
         .collect();
     want.sort();
     assert_eq!(pending, want);
+
+    // Sent again, the event is answered as it was first: three deliveries, replays aside.
+    let repeat = api
+        .admin(
+            "POST",
+            "/v1/tenants/acme/events",
+            Some(json!({"type": "email.sent", "id": event_id, "data": {"email_id": "eml_1"}})),
+        )
+        .await;
+    assert_eq!(repeat.status, 202, "{}", repeat.text());
+    assert_eq!(repeat.json()["deliveries"], 3);
 }

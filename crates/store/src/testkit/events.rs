@@ -228,7 +228,8 @@ pub async fn list_events_newest_first_with_filters(store: &dyn Store) {
 }
 
 /// `insert_deliveries` adds deliveries (replay, test mode) to a stored event; they are
-/// stored exactly and claimed when due.
+/// stored exactly and claimed when due, and a repeat of the event still reports the
+/// deliveries its ingest made.
 pub async fn insert_deliveries_adds_to_event(store: &dyn Store) {
     let acme = tenant("acme", at(0));
     let target = endpoint(&acme.id, at(1000));
@@ -278,6 +279,16 @@ pub async fn insert_deliveries_adds_to_event(store: &dyn Store) {
         .collect();
     assert_eq!(claimed, delivery_ids(&[&test]));
     assert_eq!(claims[0].event, sent);
+
+    // A repeat of the event is answered as its ingest was: one delivery, not three.
+    let outcome = store.insert_event(&sent, &[]).await.unwrap();
+    assert_eq!(
+        outcome,
+        InsertOutcome::Duplicate {
+            event: sent.clone(),
+            deliveries: 1
+        }
+    );
 }
 
 /// A delivery (and its event) is visible to its own tenant only.

@@ -391,7 +391,8 @@ pub async fn delete_endpoint_cancels_pending(store: &dyn Store) {
     assert_eq!(claimed, [to_kept.id]);
 }
 
-/// Every list refuses a cursor it could not have handed out with `InvalidCursor`.
+/// Every list refuses a cursor it could not have handed out with `InvalidCursor`:
+/// malformed, made by another list, or altered.
 pub async fn malformed_cursors_are_refused(store: &dyn Store) {
     let acme = tenant("acme", at(0));
     store.create_tenant(&acme).await.unwrap();
@@ -415,4 +416,53 @@ pub async fn malformed_cursors_are_refused(store: &dyn Store) {
         .list_attempts(&acme.id, &Default::default(), &bad)
         .await;
     assert_eq!(error_kind(attempts), invalid);
+
+    // A real cursor from one list is no position in another (a client that mixed them
+    // up would otherwise read an empty page as the end), nor once altered.
+    let globex = tenant("globex", at(1));
+    store.create_tenant(&globex).await.unwrap();
+    let target = endpoint(&acme.id, at(1000));
+    store.put_endpoint(&target).await.unwrap();
+    let sent = event(&acme.id, "evt-1", "email.sent", at(2000));
+    seed(
+        store,
+        &sent,
+        &[pending(&sent, &target.id, at(2001), at(2000))],
+    )
+    .await;
+    let tenants = store.list_tenants(&PageRequest::first(1)).await.unwrap();
+    let cursor = tenants.next_cursor.expect("two tenants, pages of one");
+    let foreign = PageRequest {
+        limit: 10,
+        cursor: Some(cursor.clone()),
+    };
+    assert_eq!(
+        error_kind(store.list_endpoints(&acme.id, &foreign).await),
+        invalid
+    );
+    let events = store
+        .list_events(&acme.id, &Default::default(), &foreign)
+        .await;
+    assert_eq!(error_kind(events), invalid);
+    for filter in [
+        DeliveryFilter::default(),
+        DeliveryFilter {
+            event_id: Some(sent.id.clone()),
+            ..Default::default()
+        },
+    ] {
+        let deliveries = store.list_deliveries(&acme.id, &filter, &foreign).await;
+        assert_eq!(error_kind(deliveries), invalid);
+    }
+    let attempts = store
+        .list_attempts(&acme.id, &Default::default(), &foreign)
+        .await;
+    assert_eq!(error_kind(attempts), invalid);
+    let mut altered = cursor.into_bytes();
+    altered[0] = if altered[0] == b'0' { b'1' } else { b'0' };
+    let altered = PageRequest {
+        limit: 10,
+        cursor: Some(String::from_utf8(altered).unwrap()),
+    };
+    assert_eq!(error_kind(store.list_tenants(&altered).await), invalid);
 }

@@ -233,6 +233,18 @@ impl QueryParams {
         }
     }
 
+    /// Takes an id filter: 422 naming it unless it could be an id (1 to 128 characters
+    /// of `[A-Za-z0-9_.-]`), so a malformed filter is not answered as an empty list.
+    pub(crate) fn take_id(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        let id = self.take(name)?;
+        if let Some(id) = &id {
+            herald_event::validate_client_id(id).map_err(|_| {
+                ApiError::invalid(name, "must be an id: 1 to 128 of A-Z a-z 0-9 _ - .")
+            })?;
+        }
+        Ok(id)
+    }
+
     /// `limit` (1..=1000, default 50) and `cursor`.
     pub(crate) fn page(&mut self) -> Result<PageRequest, ApiError> {
         let limit = match self.take("limit")? {

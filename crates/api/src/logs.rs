@@ -30,8 +30,8 @@ pub(crate) async fn list_deliveries(
         })?),
     };
     let filter = DeliveryFilter {
-        event_id: query.take("event_id")?.map(EventId::new),
-        endpoint_id: query.take("endpoint_id")?.map(EndpointId::new),
+        event_id: query.take_id("event_id")?.map(EventId::new),
+        endpoint_id: query.take_id("endpoint_id")?.map(EndpointId::new),
         status,
     };
     query.finish()?;
@@ -99,9 +99,9 @@ pub(crate) async fn list_attempts(
         Some(_) => return Err(ApiError::invalid("outcome", "must be succeeded or failed")),
     };
     let filter = AttemptFilter {
-        endpoint_id: query.take("endpoint_id")?.map(EndpointId::new),
-        event_id: query.take("event_id")?.map(EventId::new),
-        delivery_id: query.take("delivery_id")?.map(DeliveryId::new),
+        endpoint_id: query.take_id("endpoint_id")?.map(EndpointId::new),
+        event_id: query.take_id("event_id")?.map(EventId::new),
+        delivery_id: query.take_id("delivery_id")?.map(DeliveryId::new),
         status_code,
         succeeded,
     };

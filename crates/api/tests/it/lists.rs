@@ -127,6 +127,31 @@ async fn refuses_bad_limits_cursors_and_unknown_parameters() {
     api.admin("GET", "/v1/tenants/acme/attempts?status_code=99", None)
         .await
         .invalid("status_code");
+    // An id filter that no id could match is a mistake, not an empty list.
+    let long = "e".repeat(129);
+    for (list, field, value) in [
+        ("deliveries", "event_id", ""),
+        ("deliveries", "endpoint_id", long.as_str()),
+        ("attempts", "delivery_id", "dlv%201"),
+        ("attempts", "event_id", ".."),
+    ] {
+        api.admin(
+            "GET",
+            &format!("/v1/tenants/acme/{list}?{field}={value}"),
+            None,
+        )
+        .await
+        .invalid(field);
+    }
+    let unknown = api
+        .admin(
+            "GET",
+            "/v1/tenants/acme/deliveries?event_id=evt_unknown",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(unknown.json()["data"], json!([]));
     api.admin("GET", "/v1/tenants?limit=0", None)
         .await
         .invalid("limit");

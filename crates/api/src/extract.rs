@@ -209,8 +209,23 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 }
 
 impl QueryParams {
-    /// The parameters of `uri`'s query, in order.
+    /// The parameters of `uri`'s query, in order; 400 if the query is malformed,
+    /// including a `%` not followed by two hex digits (which decoding would otherwise
+    /// keep as it is, so `%zz` would be looked up literally).
     pub(crate) fn from_uri(uri: &http::Uri) -> Result<Self, ApiError> {
+        let query = uri.query().unwrap_or_default().as_bytes();
+        let escapes_ok = query
+            .iter()
+            .enumerate()
+            .filter(|&(_, &byte)| byte == b'%')
+            .all(|(at, _)| {
+                query
+                    .get(at + 1..at + 3)
+                    .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit))
+            });
+        if !escapes_ok {
+            return Err(ApiError::MalformedQuery);
+        }
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri)
             .map_err(|_| ApiError::MalformedQuery)?;
         Ok(QueryParams(pairs))

@@ -143,6 +143,12 @@ async fn refuses_bad_limits_cursors_and_unknown_parameters() {
         .await
         .invalid(field);
     }
+    // A broken percent-escape is a malformed query, not a literal `%`.
+    for query in ["event_id=%zz", "event_id=evt%2", "%"] {
+        api.admin("GET", &format!("/v1/tenants/acme/deliveries?{query}"), None)
+            .await
+            .problem(400);
+    }
     let unknown = api
         .admin(
             "GET",

@@ -34,6 +34,18 @@ async fn listed(store: &SledStore, sent: &herald_event::Event, limit: usize) -> 
     }
 }
 
+/// Adds a delivery of `sent` to `endpoint` made later (at 9 s), as a replay does.
+async fn replay(store: &SledStore, sent: &herald_event::Event, endpoint: &EndpointId) -> Delivery {
+    let mut replayed = delivery(sent, endpoint);
+    replayed.id = DeliveryId::generate(at(9000));
+    replayed.created_at = at(9000);
+    store
+        .insert_deliveries(std::slice::from_ref(&replayed))
+        .await
+        .unwrap();
+    replayed
+}
+
 fn newest_first(deliveries: &[Delivery]) -> Vec<String> {
     let mut ids: Vec<String> = deliveries
         .iter()
@@ -56,13 +68,7 @@ async fn deliveries_listed_by_the_event_record_and_added_later_form_one_list() {
     let at_ingest: Vec<Delivery> = (0..3).map(|_| delivery(&sent, &target.id)).collect();
     store.insert_event(&sent, &at_ingest).await.unwrap();
     // A replay, later: its delivery is indexed, not listed in the event's record.
-    let mut replayed = delivery(&sent, &target.id);
-    replayed.id = DeliveryId::generate(at(9000));
-    replayed.created_at = at(9000);
-    store
-        .insert_deliveries(std::slice::from_ref(&replayed))
-        .await
-        .unwrap();
+    let replayed = replay(&store, &sent, &target.id).await;
 
     let mut all = at_ingest.clone();
     all.push(replayed.clone());
@@ -125,13 +131,7 @@ async fn every_delivery_is_claimed_whether_its_event_lists_it_or_the_index_does(
             .map(|n| delivery(&sent, &EndpointId::new(format!("ep_{n:02}"))))
             .collect();
         store.insert_event(&sent, &deliveries).await.unwrap();
-        let mut replayed = delivery(&sent, &EndpointId::new("ep_00"));
-        replayed.id = DeliveryId::generate(at(9000));
-        replayed.created_at = at(9000);
-        store
-            .insert_deliveries(std::slice::from_ref(&replayed))
-            .await
-            .unwrap();
+        let replayed = replay(&store, &sent, &EndpointId::new("ep_00")).await;
         deliveries.push(replayed);
 
         let claimed = store

@@ -8,13 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use herald_event::{
-    Attempt, AttemptId, Delivery, DeliveryStatus, Event, HttpRecord, NextAction, Tenant,
-};
+use herald_event::{Delivery, Event, Tenant};
 use herald_store::{DeliveryFilter, PageRequest, Store};
 use herald_store_sled::SledStore;
 
-use crate::support::{at, delivery, endpoint, event, open_at, tenant, T0};
+use crate::support::{at, delivery, endpoint, event, open_at, succeeded, tenant, T0};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -53,6 +51,19 @@ async fn accept_one(store: &SledStore, id: &str) -> (Tenant, Event, Delivery) {
         .await
         .unwrap();
     (acme, sent, pending)
+}
+
+/// Leaves the closed store in `dir` as a crash part-way through an ingest would: the
+/// deliveries in sled, but neither the event record (written last) nor its log record.
+fn cut_before_the_event_record(dir: &Path) {
+    let db = raw(dir);
+    for tag in [b"v/", b"V/"] {
+        for key in db.scan_prefix(tag).keys() {
+            db.remove(key.unwrap()).unwrap();
+        }
+    }
+    db.flush().unwrap();
+    std::fs::remove_dir_all(dir.join("herald-wal")).unwrap();
 }
 
 #[tokio::test]
@@ -198,16 +209,7 @@ async fn deliveries_of_an_event_that_was_never_accepted_are_dropped_not_due_fore
     // The crash: ingest had written the deliveries to sled and sled flushed them, but
     // neither the event record (written last) nor the log record got to disk, so the
     // event was never accepted.
-    {
-        let db = raw(dir.path());
-        for tag in [b"v/", b"V/"] {
-            for key in db.scan_prefix(tag).keys() {
-                db.remove(key.unwrap()).unwrap();
-            }
-        }
-        db.flush().unwrap();
-        std::fs::remove_dir_all(dir.path().join("herald-wal")).unwrap();
-    }
+    cut_before_the_event_record(dir.path());
     let store = open_at(dir.path(), at(3000));
     assert_eq!(store.next_due_at().await.unwrap(), Some(at(2000)));
     assert!(store
@@ -241,16 +243,7 @@ async fn a_cut_write_is_not_delivered_beside_the_event_sent_again_with_its_id() 
     };
     // The crash of the test above: the first write's delivery is in sled, its event
     // record and log record are not.
-    {
-        let db = raw(dir.path());
-        for tag in [b"v/", b"V/"] {
-            for key in db.scan_prefix(tag).keys() {
-                db.remove(key.unwrap()).unwrap();
-            }
-        }
-        db.flush().unwrap();
-        std::fs::remove_dir_all(dir.path().join("herald-wal")).unwrap();
-    }
+    cut_before_the_event_record(dir.path());
     let store = open_at(dir.path(), at(2500));
     // The client got no answer and sends the event again, with the same id.
     let mut again = delivery(&sent, &orphan.endpoint_id);
@@ -371,29 +364,7 @@ async fn attempts_indexed_the_way_earlier_versions_did_are_still_listed() {
     let claimed = claims.pop().unwrap().delivery;
     // Released at open, so claimed as interrupted: its second attempt is logged.
     assert_eq!(claimed.attempts, 2);
-    let success = Attempt {
-        id: AttemptId::generate(at(63_010)),
-        tenant: acme.id.clone(),
-        delivery_id: claimed.id.clone(),
-        event_id: claimed.event_id.clone(),
-        endpoint_id: claimed.endpoint_id.clone(),
-        attempt: 3,
-        started_at: at(63_010),
-        duration_ms: 5,
-        url: "https://hooks.example.com/new".to_owned(),
-        request: HttpRecord::default(),
-        status_code: Some(200),
-        response: Some(HttpRecord::default()),
-        error: None,
-        next: NextAction::Done,
-        test: false,
-    };
-    let delivered = Delivery {
-        status: DeliveryStatus::Succeeded,
-        attempts: 3,
-        next_attempt_at: None,
-        ..claimed
-    };
+    let (success, delivered) = succeeded(&claimed, 3, at(63_010), "https://hooks.example.com/new");
     store
         .record_attempt(&delivered, Some(&success))
         .await

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use herald_event::{AttemptId, DeliveryStatus, ErrorKind, HttpRecord, NextAction};
+use herald_event::{DeliveryStatus, ErrorKind};
 use herald_store::{AttemptFilter, EventFilter, InsertOutcome, PageRequest, Store};
 
-use crate::support::{at, delivery, endpoint, event, open_at, tenant, T0};
+use crate::support::{at, delivery, endpoint, event, open_at, succeeded, tenant, T0};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -147,29 +147,7 @@ async fn leases_of_the_previous_run_are_released_at_open() {
     assert_eq!(log.items, []);
 
     // This run records its attempt; the next start has nothing to release.
-    let success = herald_event::Attempt {
-        id: AttemptId::generate(at(7010)),
-        tenant: acme.id.clone(),
-        delivery_id: resumed.id.clone(),
-        event_id: sent.id.clone(),
-        endpoint_id: kept.id.clone(),
-        attempt: 2,
-        started_at: at(7010),
-        duration_ms: 5,
-        url: kept.url.clone(),
-        request: HttpRecord::default(),
-        status_code: Some(200),
-        response: Some(HttpRecord::default()),
-        error: None,
-        next: NextAction::Done,
-        test: false,
-    };
-    let delivered = herald_event::Delivery {
-        status: DeliveryStatus::Succeeded,
-        attempts: 2,
-        next_attempt_at: None,
-        ..resumed.clone()
-    };
+    let (success, delivered) = succeeded(resumed, 2, at(7010), &kept.url);
     store
         .record_attempt(&delivered, Some(&success))
         .await

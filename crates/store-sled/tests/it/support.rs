@@ -4,8 +4,8 @@ use std::future::Ready;
 use std::path::Path;
 
 use herald_event::{
-    build_envelope, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId, Event, EventId,
-    Tenant, TenantId, Timestamp,
+    build_envelope, Attempt, AttemptId, Delivery, DeliveryId, DeliveryStatus, Endpoint, EndpointId,
+    Event, EventId, HttpRecord, NextAction, Tenant, TenantId, Timestamp,
 };
 use herald_store_sled::{SledConfig, SledStore};
 
@@ -91,4 +91,38 @@ pub(crate) fn delivery(event: &Event, endpoint: &EndpointId) -> Delivery {
         created_at: event.received_at,
         updated_at: event.received_at,
     }
+}
+
+/// Attempt number `attempt` of the claimed delivery `claimed`, started at `started` and
+/// answered 200 by `url`, and the delivery as the engine records it after that attempt.
+pub(crate) fn succeeded(
+    claimed: &Delivery,
+    attempt: u32,
+    started: Timestamp,
+    url: &str,
+) -> (Attempt, Delivery) {
+    let success = Attempt {
+        id: AttemptId::generate(started),
+        tenant: claimed.tenant.clone(),
+        delivery_id: claimed.id.clone(),
+        event_id: claimed.event_id.clone(),
+        endpoint_id: claimed.endpoint_id.clone(),
+        attempt,
+        started_at: started,
+        duration_ms: 5,
+        url: url.to_owned(),
+        request: HttpRecord::default(),
+        status_code: Some(200),
+        response: Some(HttpRecord::default()),
+        error: None,
+        next: NextAction::Done,
+        test: false,
+    };
+    let delivered = Delivery {
+        status: DeliveryStatus::Succeeded,
+        attempts: attempt,
+        next_attempt_at: None,
+        ..claimed.clone()
+    };
+    (success, delivered)
 }
